@@ -1,0 +1,51 @@
+"""``answer``: the short answers an InBedder generates for texts under an instruction."""
+
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from inbedder_st.inputs import check_texts
+
+
+def resolve_prompt(model, prompt: str | None, prompt_name: str | None) -> str | None:
+    """The same precedence as ``SentenceTransformer.encode``: prompt, then prompt_name, then the default."""
+    if prompt is not None:
+        return prompt
+    name = prompt_name if prompt_name is not None else getattr(model, "default_prompt_name", None)
+    if name is None:
+        return None
+    if name not in model.prompts:
+        raise ValueError(f"Prompt name {name!r} not found. Valid choices: {sorted(model.prompts)}.")
+    return model.prompts[name]
+
+
+@torch.inference_mode()
+def answer(
+    model,
+    texts: list[str],
+    prompt: str | None = None,
+    prompt_name: str | None = None,
+    batch_size: int = 32,
+    show_progress_bar: bool | None = None,
+) -> list[str]:
+    """Generate each text's answer to the instruction (greedy unless the model samples), in input order.
+
+    The answer is the generated text only (no prompt), special tokens removed, stripped; it uses the
+    model's ``max_new_tokens`` and sampling settings, whatever its pooling.
+    """
+    module = model[0]
+    texts = check_texts(texts)
+    instruction = resolve_prompt(model, prompt, prompt_name)
+    if show_progress_bar is None:
+        show_progress_bar = len(texts) > batch_size
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
+    answers: list[str] = [""] * len(texts)
+    module.eval()
+    for start in tqdm(range(0, len(texts), batch_size), desc="Answers", disable=not show_progress_bar):
+        batch = order[start : start + batch_size]
+        features = module.preprocess([texts[i] for i in batch], prompt=instruction)
+        features = {k: v.to(model.device) for k, v in features.items()}
+        for i, text in zip(batch, module.decode_answers(module.generate(**features))):
+            answers[i] = text
+    return answers

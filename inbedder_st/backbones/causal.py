@@ -1,0 +1,151 @@
+"""Decoder-only (causal) LMs: load, run a left-padded prompt batch, generate short answers with states.
+
+Left padding keeps the last prompt token in the last column; position ids come from the attention mask,
+so a prompt gets the same positions alone or in a batch (DESIGN.md, decision 3).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import torch
+
+PADDING_SIDE = "left"
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 3
+    do_sample: bool = False
+    temperature: float = 0.6
+    top_p: float = 0.9
+    seed: int = 42
+
+
+@dataclass
+class Generation:
+    prompt_states: torch.Tensor  # [B, P, H] at the chosen layer
+    answer_states: torch.Tensor  # [B, T, H]; column 0 = last prompt state
+    keep: torch.Tensor  # [B, T] bool, the paper's keep rule
+    answer_ids: torch.Tensor  # [B, T] generated tokens (pad after a row stopped)
+    stopped: torch.Tensor  # [B, T] bool, True from a row's stop token on
+
+
+def load(name_or_path: str, dtype: torch.dtype | str | None = None, **hub_kwargs):
+    """Model and tokenizer from a local folder or hub id (weights via safetensors where available)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_kwargs)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype or torch.float32, **hub_kwargs)
+    return model.eval(), tokenizer
+
+
+def num_layers(model) -> int:
+    return model.config.get_text_config().num_hidden_layers
+
+
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def prompt_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> torch.Tensor:
+    """States of every prompt position at ``layer`` (0 = embeddings, num_layers = last), one forward pass.
+
+    The base model is called directly: the LM head (a 49k-wide projection for SmolLM2) is not needed.
+    """
+    base = model.base_model
+    kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids(attention_mask))
+    if layer == num_layers(model):
+        return base(**kwargs, use_cache=False).last_hidden_state
+    return base(**kwargs, use_cache=False, output_hidden_states=True).hidden_states[layer]
+
+
+def _row_generators(input_ids, attention_mask, seed: int) -> list[torch.Generator]:
+    """One generator per prompt, seeded by the prompt itself, so sampling ignores batch composition."""
+    generators = []
+    for ids, mask in zip(input_ids.tolist(), attention_mask.tolist()):
+        prompt = bytes(str([i for i, m in zip(ids, mask) if m]), "ascii")
+        generators.append(torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(prompt)))
+    return generators
+
+
+def _next_tokens(logits: torch.Tensor, settings: GenerationSettings, generators) -> torch.Tensor:
+    if not settings.do_sample:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float().cpu() / settings.temperature, dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    outside = sorted_probs.cumsum(-1) - sorted_probs > settings.top_p  # keep the smallest nucleus >= top_p
+    sorted_probs[outside] = 0
+    picks = [torch.multinomial(p, 1, generator=g) for p, g in zip(sorted_probs, generators)]
+    return order.gather(1, torch.stack(picks)).squeeze(1).to(logits.device)
+
+
+@torch.inference_mode()
+def generate(
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    layer: int,
+    settings: GenerationSettings,
+    stop_ids: set[int],
+    drop_ids: set[int],
+    pad_id: int,
+) -> Generation:
+    """Greedy (or seeded-sampling) decoding with a KV cache, keeping the states at ``layer``.
+
+    A row stops at its first token in ``stop_ids``; a state is kept when the token it predicts is not in
+    ``drop_ids`` (special tokens and filter words) and its row had not stopped.
+    """
+    if settings.max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {settings.max_new_tokens}.")
+    device = input_ids.device
+    stop = torch.tensor(sorted(stop_ids), device=device)
+    drop = torch.tensor(sorted(drop_ids | stop_ids), device=device)
+    generators = _row_generators(input_ids, attention_mask, settings.seed) if settings.do_sample else None
+
+    positions = position_ids(attention_mask)
+    out = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions,
+        use_cache=True,
+        output_hidden_states=True,
+        logits_to_keep=1,
+    )
+    states = out.hidden_states[layer]
+    columns, tokens, stopped_flags = [states[:, -1]], [], []
+    stopped = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=device)
+    mask, last_position = attention_mask, positions[:, -1:]
+    for step in range(settings.max_new_tokens):
+        token = _next_tokens(out.logits[:, -1], settings, generators)
+        token = torch.where(stopped, torch.full_like(token, pad_id), token)
+        stopped_before = stopped.clone()
+        stopped = stopped | torch.isin(token, stop)
+        tokens.append(token)
+        stopped_flags.append(stopped_before | torch.isin(token, stop))
+        if step == settings.max_new_tokens - 1 or bool(stopped.all()):
+            break
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        last_position = last_position + 1
+        out = model(
+            input_ids=token[:, None],
+            attention_mask=mask,
+            position_ids=last_position,
+            past_key_values=out.past_key_values,
+            use_cache=True,
+            output_hidden_states=True,
+        )
+        columns.append(out.hidden_states[layer][:, -1])
+
+    answer_ids = torch.stack(tokens, dim=1)  # column t is the token predicted by state column t
+    stopped_at = torch.stack(stopped_flags, dim=1)
+    keep = ~torch.isin(answer_ids, drop) & ~stopped_at
+    keep[:, 0] = True  # the last prompt state is always part of avg_gen (the paper's h_0)
+    return Generation(
+        prompt_states=states,
+        answer_states=torch.stack(columns, dim=1),
+        keep=keep,
+        answer_ids=answer_ids,
+        stopped=stopped_at,
+    )

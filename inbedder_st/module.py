@@ -1,0 +1,250 @@
+"""InBedder: a sentence-transformers input module that embeds a text as the LM's answer to an instruction.
+
+preprocess: texts + instruction (sentence-transformers' ``prompt``) -> prompt ids, segment-wise.
+forward:    prompt ids -> hidden states at ``layer`` -> pooling (fst_gen needs one forward pass, no
+            generation; avg_gen / last_gen / avg_all decode a short answer first).
+save/load:  the backbone's weights (safetensors) and tokenizer beside ``inbedder_config.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from sentence_transformers.base.modules import InputModule
+
+from inbedder_st import pooling as poolings
+from inbedder_st.backbones import causal
+from inbedder_st.inputs import check_texts
+from inbedder_st.prompt_ids import PromptTokenizer, pad
+from inbedder_st.stopwords import ANSWER_OPENERS, english_stopwords, filter_token_ids
+from inbedder_st.templates import resolve_template
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INSTRUCTION = "What is this text about?"
+
+
+class InBedder(InputModule):
+    config_file_name = "inbedder_config.json"  # config.json belongs to the backbone
+    config_keys = [
+        "backbone",
+        "family",
+        "template",
+        "pooling",
+        "layer",
+        "max_length",
+        "max_new_tokens",
+        "do_sample",
+        "temperature",
+        "top_p",
+        "seed",
+        "filter_stopwords",
+        "filter_words",
+        "default_instruction",
+    ]
+    save_in_root = True
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        backbone: str = "",
+        family: str = "causal",
+        template: str = "qa",
+        pooling: str = "fst_gen",
+        layer: int = -1,
+        max_length: int = 512,
+        max_new_tokens: int = 3,
+        do_sample: bool = False,
+        temperature: float = 0.6,
+        top_p: float = 0.9,
+        seed: int = 42,
+        filter_stopwords: bool = False,
+        filter_words: list[str] | None = None,
+        default_instruction: str = DEFAULT_INSTRUCTION,
+    ):
+        super().__init__()
+        if family != "causal":
+            raise ValueError(f"Unknown family {family!r}. Valid choices: ['causal'].")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.backbone = backbone
+        self.family = family
+        self.template = resolve_template(template, tokenizer)
+        self.pooling = poolings.check_pooling(pooling)
+        self.layer = layer
+        self.layer_index  # validates
+        self.max_length = int(max_length)
+        self.max_new_tokens = int(max_new_tokens)
+        self.do_sample = bool(do_sample)
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.seed = int(seed)
+        self.filter_stopwords = bool(filter_stopwords)
+        self.filter_words = list(filter_words or [])
+        self.default_instruction = default_instruction
+        self._told_default_instruction = False
+        self._cache: dict[tuple, Any] = {}
+        self.prompt_tokenizer  # validates the template against the tokenizer
+
+    # ----- configuration views -------------------------------------------------------------------
+    @property
+    def num_layers(self) -> int:
+        return causal.num_layers(self.model)
+
+    @property
+    def layer_index(self) -> int:
+        """``layer`` as an index into the hidden states (0 = embeddings, num_layers = last layer)."""
+        n = self.num_layers
+        if not isinstance(self.layer, int) or not -(n + 1) <= self.layer <= n:
+            raise ValueError(f"Invalid layer {self.layer!r}. Valid choices: integers from {-(n + 1)} to {n}.")
+        return self.layer % (n + 1)
+
+    @property
+    def prompt_tokenizer(self) -> PromptTokenizer:
+        key = ("prompt_tokenizer", self.template, self.max_length)
+        if key not in self._cache:
+            self._cache[key] = PromptTokenizer(self.tokenizer, self.template, self.max_length)
+        return self._cache[key]
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        self.max_length = int(value)
+
+    @property
+    def generation_settings(self) -> causal.GenerationSettings:
+        return causal.GenerationSettings(
+            max_new_tokens=self.max_new_tokens,
+            do_sample=self.do_sample,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+        )
+
+    @property
+    def pad_id(self) -> int:
+        for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, 0):
+            if candidate is not None:
+                return candidate
+        return 0
+
+    @property
+    def stop_ids(self) -> set[int]:
+        """A row's answer ends at its first special token (EOS, chat end-of-turn, ...)."""
+        eos = self.model.generation_config.eos_token_id if self.model.generation_config else None
+        eos = [eos] if isinstance(eos, int) else list(eos or [])
+        return set(self.tokenizer.all_special_ids) | set(eos)
+
+    @property
+    def drop_ids(self) -> set[int]:
+        """Tokens whose predicting state is left out of the generation poolings."""
+        words = list(self.filter_words)
+        if self.filter_stopwords:
+            words += list(english_stopwords()) + list(ANSWER_OPENERS)
+        key = ("drop_ids", tuple(words))
+        if key not in self._cache:
+            self._cache[key] = filter_token_ids(self.tokenizer, words)
+        return self._cache[key]
+
+    def get_embedding_dimension(self) -> int:
+        return self.model.config.get_text_config().hidden_size
+
+    # ----- the sentence-transformers module interface ------------------------------------------
+    def instruction_for(self, prompt: str | None) -> str:
+        if prompt is None or not prompt.strip():
+            if not self._told_default_instruction:
+                logger.warning(
+                    "No instruction given (prompt/prompt_name); using the default instruction %r.",
+                    self.default_instruction,
+                )
+                self._told_default_instruction = True
+            return self.default_instruction
+        return prompt
+
+    def preprocess(self, inputs, prompt: str | None = None, **kwargs) -> dict[str, Any]:
+        texts = check_texts(inputs)
+        built = self.prompt_tokenizer.build(texts, self.instruction_for(prompt))
+        if built.n_truncated:
+            logger.warning(
+                "%d of %d texts were longer than max_length=%d allows and were cut at their end "
+                "(the instruction and answer cue are kept).",
+                built.n_truncated,
+                len(texts),
+                self.max_length,
+            )
+        return pad(built.ids, self.pad_id, side=causal.PADDING_SIDE)
+
+    def forward(self, features: dict[str, torch.Tensor], **kwargs) -> dict[str, torch.Tensor]:
+        input_ids, mask = features["input_ids"], features["attention_mask"]
+        if self.pooling in poolings.NEEDS_GENERATION:
+            generation = self.generate(input_ids, mask)
+            embedding = poolings.pool(
+                self.pooling, generation.prompt_states, mask, generation.answer_states, generation.keep
+            )
+        else:
+            states = causal.prompt_states(self.model, input_ids, mask, self.layer_index)
+            embedding = poolings.pool(self.pooling, states, mask)
+        features["sentence_embedding"] = embedding.float()
+        return features
+
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> causal.Generation:
+        return causal.generate(
+            self.model,
+            input_ids,
+            attention_mask,
+            layer=self.layer_index,
+            settings=self.generation_settings,
+            stop_ids=self.stop_ids,
+            drop_ids=self.drop_ids,
+            pad_id=self.pad_id,
+        )
+
+    def decode_answers(self, generation: causal.Generation) -> list[str]:
+        answers = []
+        for ids, stopped in zip(generation.answer_ids.tolist(), generation.stopped.tolist()):
+            kept = [i for i, done in zip(ids, stopped) if not done]
+            answers.append(self.tokenizer.decode(kept, skip_special_tokens=True).strip())
+        return answers
+
+    # ----- construction, save and load -----------------------------------------------------------
+    @classmethod
+    def from_backbone(cls, name_or_path: str, dtype=None, hub_kwargs: dict | None = None, **options) -> InBedder:
+        """Wrap any Hugging Face causal LM (local folder or hub id)."""
+        model, tokenizer = causal.load(name_or_path, dtype=dtype, **(hub_kwargs or {}))
+        options.setdefault("backbone", name_or_path)
+        return cls(model, tokenizer, **options)
+
+    def save(self, output_path: str, *args, safe_serialization: bool = True, **kwargs) -> None:
+        self.model.save_pretrained(output_path, safe_serialization=safe_serialization)
+        self.tokenizer.save_pretrained(output_path)
+        self.save_config(output_path)
+
+    @classmethod
+    def load(
+        cls,
+        model_name_or_path: str,
+        subfolder: str = "",
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        model_kwargs: dict | None = None,
+        **kwargs,
+    ) -> InBedder:
+        hub_kwargs = dict(
+            subfolder=subfolder, token=token, cache_folder=cache_folder, revision=revision,
+            local_files_only=local_files_only,
+        )  # fmt: skip
+        config = cls.load_config(model_name_or_path, **hub_kwargs)
+        folder = cls.load_dir_path(model_name_or_path, **hub_kwargs)
+        model_kwargs = dict(model_kwargs or {})
+        dtype = model_kwargs.pop("dtype", None) or model_kwargs.pop("torch_dtype", None)
+        model, tokenizer = causal.load(folder, dtype=dtype)
+        return cls(model, tokenizer, **{k: v for k, v in config.items() if k in cls.config_keys})
+
