@@ -1,0 +1,149 @@
+"""The ``inbedder`` command: encode, answer and demo.
+
+Input files hold one text per line (``.jsonl``: one JSON string or object with a "text" field per line).
+Every line is a text, empty lines included (they get valid embeddings); a final newline ends the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+OUTPUT_SUFFIXES = (".npy", ".jsonl")
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def read_texts(source: str) -> list[str]:
+    try:
+        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"cannot read input {source!r}: {error}") from None
+    lines = raw.splitlines()
+    if not source.endswith(".jsonl"):
+        return lines
+    texts = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CliError(f"{source}:{number}: not valid JSON ({error.msg})") from None
+        text = item.get("text") if isinstance(item, dict) else item
+        if not isinstance(text, str):
+            raise CliError(f"{source}:{number}: expected a JSON string or an object with a string 'text' field")
+        texts.append(text)
+    return texts
+
+
+def load(args):
+    import transformers
+
+    import inbedder_st
+
+    transformers.utils.logging.disable_progress_bar()  # a sub-second weight-loading bar is noise here
+
+    name = None if args.model == "default" else args.model
+    options = {"device": args.device} if args.device else {}
+    if getattr(args, "pooling", None):
+        options["pooling"] = args.pooling
+    try:
+        return inbedder_st.load_model(name, **options)
+    except (OSError, ValueError, TypeError) as error:
+        raise CliError(f"cannot load model {args.model!r}: {error}") from None
+
+
+def cmd_encode(args) -> None:
+    import numpy as np
+
+    if args.output and not args.output.endswith(OUTPUT_SUFFIXES):
+        raise CliError(f"--output must end with one of {OUTPUT_SUFFIXES}, got {args.output!r}")
+    texts = read_texts(args.input)
+    model = load(args)
+    embeddings = model.encode(
+        texts,
+        prompt=args.prompt,
+        prompt_name=args.prompt_name,
+        batch_size=args.batch_size,
+        normalize_embeddings=args.normalize,
+        show_progress_bar=True,
+    )
+    if args.output and args.output.endswith(".npy"):
+        np.save(args.output, embeddings)
+    else:
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+        for text, vector in zip(texts, embeddings):
+            out.write(json.dumps({"text": text, "embedding": [round(float(x), 7) for x in vector]}) + "\n")
+        if args.output:
+            out.close()
+    print(f"encoded {len(texts)} texts -> {tuple(embeddings.shape)}", file=sys.stderr)
+
+
+def cmd_answer(args) -> None:
+    import inbedder_st
+
+    texts = read_texts(args.input)
+    model = load(args)
+    answers = inbedder_st.answer(
+        model, texts, prompt=args.prompt, prompt_name=args.prompt_name, batch_size=args.batch_size
+    )
+    for text, reply in zip(texts, answers):
+        print(json.dumps({"text": text, "answer": reply}) if args.json else f"{text}\t-> {reply}")
+
+
+def cmd_demo(args) -> None:
+    from inbedder_st.demo import run_demo
+
+    run_demo(load(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inbedder", description="Instruction-following text embeddings.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--model", default="default", help="'default', a saved InBedder folder or a causal LM id")
+        sub.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: auto)")
+        return sub
+
+    def add_texts(sub: argparse.ArgumentParser) -> None:
+        instruction = sub.add_mutually_exclusive_group()
+        instruction.add_argument("--prompt", help="the instruction, e.g. 'How does the customer feel?'")
+        instruction.add_argument("--prompt-name", help="a named instruction saved with the model")
+        sub.add_argument("--input", default="-", help="text file, one text per line, or .jsonl; '-' = stdin")
+        sub.add_argument("--batch-size", type=int, default=32)
+
+    encode = add("encode", cmd_encode, "Embed texts under an instruction.")
+    add_texts(encode)
+    encode.add_argument("--output", help="FILE.npy or FILE.jsonl (default: JSONL on stdout)")
+    encode.add_argument("--pooling", choices=["fst_gen", "avg_gen", "last_gen", "avg_ppt", "avg_all"])
+    encode.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
+
+    answer = add("answer", cmd_answer, "Print each text's generated answer to the instruction.")
+    add_texts(answer)
+    answer.add_argument("--json", action="store_true", help="print JSON lines instead of 'text -> answer'")
+
+    add("demo", cmd_demo, "Show how similarities follow the instruction on the default model.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "batch_size", 1) < 1:
+        print("inbedder: error: --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        args.handler(args)
+    except (CliError, ValueError) as error:  # ValueError: e.g. an unknown --prompt-name
+        print(f"inbedder: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
