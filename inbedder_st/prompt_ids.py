@@ -41,11 +41,11 @@ class PromptTokenizer:
         self.segments = split_template(template)
         self.max_length = max_length
         self.leading = _leading_special_ids(tokenizer)
-        self.prefix = self._ids(self.segments.prefix)
-        self.middle = self._ids(self.segments.middle)
-        self.suffix = self._ids(self.segments.suffix)
+        self.prefix = self.ids_of(self.segments.prefix)
+        self.middle = self.ids_of(self.segments.middle)
+        self.suffix = self.ids_of(self.segments.suffix)
 
-    def _ids(self, text: str) -> list[int]:
+    def ids_of(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
     def _ids_many(self, texts: list[str]) -> list[list[int]]:
@@ -71,7 +71,7 @@ class PromptTokenizer:
         return [t[:budget] for t in ids], n_truncated
 
     def build(self, texts: list[str], instruction: str) -> PromptIds:
-        instruction_ids = self._ids(instruction)
+        instruction_ids = self.ids_of(instruction)
         text_ids, n_truncated = self.text_ids(texts, instruction_ids)
         prompts = [self.join(t, instruction_ids) for t in text_ids]
         return PromptIds(ids=prompts, n_truncated=n_truncated)
