@@ -94,6 +94,34 @@ def cmd_answer(args) -> None:
         print(json.dumps({"text": text, "answer": reply}) if args.json else f"{text}\t-> {reply}")
 
 
+def cmd_train(args) -> None:
+    from inbedder_st.train.loop import TrainConfig
+    from inbedder_st.train.readers import shared_qa_files
+    from inbedder_st.train.run import run_training
+
+    files = [str(p) for p in shared_qa_files()] if args.data == ["shared"] else args.data
+    if not files:
+        raise CliError("no QA files found (--data shared looks in ../shared/data/qa)")
+    for path in files:
+        if not Path(path).is_file():
+            raise CliError(f"cannot read --data file {path!r}")
+    config = TrainConfig(
+        output_dir=args.output, max_steps=args.max_steps, epochs=args.epochs, batch_size=args.batch_size,
+        grad_accum=args.grad_accum, learning_rate=args.lr, max_length=args.max_length, lora=not args.full,
+        lora_r=args.lora_r, lora_alpha=args.lora_alpha, eval_size=args.eval_size, save_steps=args.save_steps,
+        eval_steps=args.eval_steps, seed=args.seed,
+    )  # fmt: skip
+    if args.lora_targets:
+        config.lora_targets = args.lora_targets.split(",")
+    args.model = args.base
+    recipe = run_training(load(args), files, config, args.limit_per_source, args.only_fitting)
+    result = recipe["result"]
+    print(
+        f"trained {result['steps']} steps on {result['train_records']} records in {result['seconds']:.0f} s; "
+        f"eval loss {result['eval_loss_before']:.3f} -> {result['eval_loss_after']:.3f}; saved to {args.output}"
+    )
+
+
 def cmd_demo(args) -> None:
     from inbedder_st.demo import run_demo
 
@@ -127,6 +155,27 @@ def build_parser() -> argparse.ArgumentParser:
     answer = add("answer", cmd_answer, "Print each text's generated answer to the instruction.")
     add_texts(answer)
     answer.add_argument("--json", action="store_true", help="print JSON lines instead of 'text -> answer'")
+
+    train = add("train", cmd_train, "Fine-tune an InBedder on short-answer QA (answers only in the loss).")
+    train.add_argument("--data", nargs="+", required=True, help="QA files (SQuAD/TweetQA/BoolQ/... or generic .jsonl/.csv), or 'shared'")
+    train.add_argument("--base", default="default", help="'default', a causal LM id/folder or a saved InBedder")
+    train.add_argument("--output", required=True, help="folder for the trained model, checkpoints and the recipe")
+    train.add_argument("--limit-per-source", type=int, help="at most N records per dataset (seeded sample)")
+    train.add_argument("--only-fitting", action="store_true", help="leave out records whose passage would be truncated")
+    train.add_argument("--max-steps", type=int, help="optimizer steps (default: --epochs passes)")
+    train.add_argument("--epochs", type=float, default=1.0)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--grad-accum", type=int, default=4)
+    train.add_argument("--lr", type=float, default=2e-4)
+    train.add_argument("--max-length", type=int, default=512)
+    train.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
+    train.add_argument("--lora-r", type=int, default=8)
+    train.add_argument("--lora-alpha", type=int, default=16)
+    train.add_argument("--lora-targets", help="comma-separated module names (default: all Llama linear layers)")
+    train.add_argument("--eval-size", type=int, default=200, help="held-out records for the eval loss")
+    train.add_argument("--eval-steps", type=int, default=50)
+    train.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (a rerun resumes)")
+    train.add_argument("--seed", type=int, default=42)
 
     add("demo", cmd_demo, "Show how similarities follow the instruction on the default model.")
     return parser
