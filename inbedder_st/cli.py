@@ -1,4 +1,4 @@
-"""The ``inbedder`` command: encode, answer and demo.
+"""The ``inbedder`` command: encode, answer, train, demo and evaluate.
 
 Input files hold one text per line (``.jsonl``: one JSON string or object with a "text" field per line).
 Every line is a text, empty lines included (they get valid embeddings); a final newline ends the last line.
@@ -128,6 +128,22 @@ def cmd_demo(args) -> None:
     run_demo(load(args))
 
 
+def cmd_evaluate(args) -> None:
+    from inbedder_st import evaluation
+
+    tasks = [name for value in args.tasks for name in value.split(",") if name]
+    try:
+        run = evaluation.run(
+            args.model, tasks, args.output, batch_size=args.batch_size, instruction_mode=args.instruction_mode,
+            device=args.device, data=args.data, robustness=args.robustness,
+        )  # fmt: skip
+    except (KeyError, OSError, RuntimeError) as error:  # unknown task, missing data or model, a failed task
+        raise CliError(error.args[0] if isinstance(error, KeyError) else str(error)) from None
+    print(run.summary_markdown, end="")
+    print(f"evaluated {run.model_label} on {len(run.task_names)} task(s) in {run.seconds:.0f} s; "
+          f"results, summary.md and summary.csv in {run.output}", file=sys.stderr)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inbedder", description="Instruction-following text embeddings.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -178,6 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
 
     add("demo", cmd_demo, "Show how similarities follow the instruction on the default model.")
+
+    evaluate = add(
+        "evaluate", cmd_evaluate,
+        "Run MTEB tasks under their instructions; write mteb result JSON and a summary table. "
+        "--model: 'default', 'minilm' (all-MiniLM-L6-v2 baseline), a saved model folder or a hub id.",
+    )  # fmt: skip
+    evaluate.add_argument("--tasks", nargs="+", required=True, help="'dev', 'paper' and/or task names (spaces or commas)")
+    evaluate.add_argument("--output", required=True, help="folder for results/, summary.md and summary.csv")
+    evaluate.add_argument(
+        "--instruction-mode", choices=["ignore", "prepend"],
+        help="plain sentence-transformers models only: drop the instruction (default) or prepend it to every text",
+    )  # fmt: skip
+    evaluate.add_argument("--robustness", action="store_true", help="also run the correct/implicit/incorrect instruction variants (dci, dii)")
+    evaluate.add_argument("--data", help="shared data folder of the dev tasks (default: $INBEDDER_DATA or ../shared/data)")
+    evaluate.add_argument("--batch-size", type=int, default=32)
     return parser
 
 

@@ -1,0 +1,89 @@
+"""The mteb encoder that hands a task's instruction to a SentenceTransformer as ``encode(prompt=...)``.
+
+mteb resolves the instruction itself (``AbsEncoder.get_instruction``: a ``prompts_dict`` entry for the task
+name or type if given, else the task's ``metadata.prompt``); this wrapper only decides what the model sees:
+
+- ``"prompt"`` (InBedder models): the instruction verbatim as the sentence-transformers prompt; the InBedder
+  module puts it in its QA template.
+- ``"prepend"`` (plain sentence-transformers baselines): ``"<instruction> "`` is prepended to every text
+  (sentence-transformers' own prompt mechanism). Results are filed as the experiment ``instructions=prepend``.
+- ``"ignore"`` (the default for plain baselines, like the paper's e5 runs): no prompt at all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from mteb.models import ModelMeta, SentenceTransformerEncoderWrapper
+from mteb.models.abs_encoder import AbsEncoder
+
+from inbedder_st.module import InBedder
+
+if TYPE_CHECKING:
+    from mteb.abstasks.task_metadata import TaskMetadata
+    from mteb.types import PromptType
+    from sentence_transformers import SentenceTransformer
+
+INSTRUCTION_MODES = ("prompt", "prepend", "ignore")
+PREPEND_SEPARATOR = " "
+
+
+def is_inbedder(model: Any) -> bool:
+    try:
+        return isinstance(model[0], InBedder)
+    except (TypeError, IndexError, KeyError):
+        return False
+
+
+class InstructionEncoder(AbsEncoder):
+    """``mteb.evaluate(InstructionEncoder(model), tasks)``: the task instruction reaches ``model.encode``."""
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        instruction_mode: str | None = None,
+        *,
+        meta: ModelMeta | None = None,
+        prompts_dict: dict[str, str] | None = None,
+    ):
+        inbedder = is_inbedder(model)
+        mode = instruction_mode or ("prompt" if inbedder else "ignore")
+        if mode not in INSTRUCTION_MODES:
+            raise ValueError(f"Unknown instruction_mode {mode!r}. Valid choices: {list(INSTRUCTION_MODES)}.")
+        if inbedder and mode == "prepend":
+            raise ValueError("An InBedder takes the instruction as its prompt; 'prepend' is for plain baselines.")
+        self.model = model
+        self.instruction_mode = mode
+        self.prompts_dict = prompts_dict
+        meta = meta or ModelMeta.from_sentence_transformer_model(model, fill_missing=None)
+        if mode == "prepend":  # a different experiment: keep its results apart from the plain run
+            meta = meta.model_copy(
+                update={"experiment_kwargs": {**(meta.experiment_kwargs or {}), "instructions": mode}}
+            )
+        self.mteb_model_meta = meta
+
+    def prompt_for(self, task_metadata: TaskMetadata, prompt_type: PromptType | None = None) -> str | None:
+        if self.instruction_mode == "ignore":
+            return None
+        instruction = self.get_instruction(task_metadata, prompt_type)
+        return instruction if self.instruction_mode == "prompt" else instruction + PREPEND_SEPARATOR
+
+    def encode(self, inputs, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs) -> np.ndarray:
+        texts = [text for batch in inputs for text in batch["text"]]
+        kwargs.pop("convert_to_numpy", None)
+        embeddings = self.model.encode(
+            texts, prompt=self.prompt_for(task_metadata, prompt_type), convert_to_numpy=True, **kwargs
+        )
+        return np.asarray(embeddings, dtype=np.float32)
+
+
+def instruction_aware(model: Any) -> Any:
+    """An InBedder that reached a task through mteb's generic sentence-transformers wrapper (which knows only
+    ``model.prompts`` by task name) is re-wrapped so that it gets the task's instruction; anything else is
+    returned unchanged (a plain baseline then ignores the instruction)."""
+    if isinstance(model, SentenceTransformerEncoderWrapper) and is_inbedder(model.model):
+        return InstructionEncoder(model.model, meta=model.mteb_model_meta)
+    if is_inbedder(model) and not isinstance(model, AbsEncoder):
+        return InstructionEncoder(model)
+    return model
