@@ -85,7 +85,10 @@ def run(
     model = resolve_model(model_spec, instruction_mode=instruction_mode, device=device)
     cache = ResultCache(output)
     label = model.mteb_model_meta.model_name_with_experiment
-    _say(f"model {label} ({model.instruction_mode} instructions); {len(tasks)} task(s) -> {output}", progress)
+    _say(
+        f"model {model.mteb_model_meta.name} ({model.instruction_mode} instructions); {len(tasks)} task(s) -> {output}",
+        progress,
+    )
     for number, task in enumerate(tasks, start=1):
         tick = time.monotonic()
         result = mteb.evaluate(

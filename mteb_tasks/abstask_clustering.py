@@ -4,7 +4,7 @@ The texts of a set are embedded under the subset's instruction, clustered with
 ``MiniBatchKMeans(n_clusters=<number of gold labels>, batch_size=500, n_init="auto")`` seeded with the
 task seed (42; mteb's ``ClusteringEvaluator`` does exactly this), and scored with ``v_measure_score``.
 
-Accepted data (both occur in the paper's hub datasets): rows ``text`` + ``cluster`` (all rows form one
+Accepted data (the paper's evaluator accepts both): rows ``text`` + ``cluster`` (all rows form one
 set), or mteb rows ``sentences`` + ``labels`` holding lists (each row is a set; the score is the mean over
 sets). ``dataset_transform`` turns both into the list form.
 """

@@ -64,7 +64,7 @@ class AbsTaskInstructionSTS(InstructedTask, AbsTaskSTS):
         n = len(data_split)
         instructions = self.row_instructions(data_split, hf_subset)
         with timer("Encoding", split=hf_split, subset=hf_subset):
-            embeddings = self.encode_per_row(
+            embeddings = self.embed_per_row(
                 model,
                 list(data_split["sentence1"]) + list(data_split["sentence2"]),
                 instructions * 2,

@@ -67,7 +67,7 @@ class TripletEvaluator(Evaluator):
     def __call__(self, model, *, encode_kwargs: dict[str, Any], num_proc: int | None = None) -> dict[str, list[float]]:
         columns = [list(self.dataset[name]) for name in TRIPLET_COLUMNS]
         n = len(columns[0])
-        embeddings = self.task.encode(
+        embeddings = self.task.embed(
             model,
             [text for column in columns for text in column],  # one call: shared texts are embedded once
             self.instruction,

@@ -83,7 +83,7 @@ class InstructedTask(AbsTask):
     def evaluate(self, model, split: str = "test", subsets_to_run=None, *, encode_kwargs, **kwargs):
         return super().evaluate(instruction_aware(model), split, subsets_to_run, encode_kwargs=encode_kwargs, **kwargs)
 
-    def encode(
+    def embed(
         self,
         model,
         texts: list[str],
@@ -111,12 +111,12 @@ class InstructedTask(AbsTask):
         row = {text: i for i, text in enumerate(unique)}
         return embeddings[[row[text] for text in texts]]
 
-    def encode_per_row(self, model, texts: list[str], instructions: list[str], **encode_args: Any) -> np.ndarray:
+    def embed_per_row(self, model, texts: list[str], instructions: list[str], **encode_args: Any) -> np.ndarray:
         """Embed ``texts[i]`` under ``instructions[i]``: one encode call per distinct instruction."""
         out: np.ndarray | None = None
         for instruction in dict.fromkeys(instructions):
             rows = [i for i, inst in enumerate(instructions) if inst == instruction]
-            embeddings = self.encode(model, [texts[i] for i in rows], instruction, **encode_args)
+            embeddings = self.embed(model, [texts[i] for i in rows], instruction, **encode_args)
             if out is None:
                 out = np.zeros((len(texts), embeddings.shape[1]), dtype=np.float32)
             out[rows] = embeddings
