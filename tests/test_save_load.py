@@ -37,7 +37,7 @@ def test_saved_folder_holds_safetensors_and_the_module_config(default_model, sav
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
     config = json.loads((saved_default / "inbedder_config.json").read_text())
     assert config == default_model[0].get_config_dict()
-    assert config["backbone"] == default.BACKBONE_NAME
+    assert config["backbone"] == default.FINE_TUNED_NAME
     st_config = json.loads((saved_default / "config_sentence_transformers.json").read_text())
     assert st_config["prompts"]["emotion"] == INSTRUCTION
 
@@ -62,7 +62,7 @@ def test_non_default_settings_survive_a_round_trip(tmp_path):
 
 def test_any_local_causal_lm_folder_is_wrapped(default_model):
     # The converted default backbone is a plain Hugging Face causal-LM folder: wrap it like any other.
-    wrapped = inbedder_st.load_model(str(default.ensure_converted()), pooling="fst_gen")
+    wrapped = inbedder_st.load_model(str(default.ensure_default()), pooling="fst_gen")
     assert isinstance(wrapped[0], inbedder_st.InBedder)
     np.testing.assert_allclose(
         wrapped.encode(TEXTS, prompt=INSTRUCTION), default_model.encode(TEXTS, prompt=INSTRUCTION), atol=1e-5
