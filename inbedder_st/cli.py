@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = add(
         "evaluate", cmd_evaluate,
         "Run MTEB tasks under their instructions; write mteb result JSON and a summary table. "
-        "--model: 'default', 'minilm' (all-MiniLM-L6-v2 baseline), a saved model folder or a hub id.",
+        "--model: 'default', 'zero-shot', 'minilm' (all-MiniLM-L6-v2 baseline), a saved model folder or a hub id.",
     )  # fmt: skip
     evaluate.add_argument("--tasks", nargs="+", required=True, help="'dev', 'paper' and/or task names (spaces or commas)")
     evaluate.add_argument("--output", required=True, help="folder for results/, summary.md and summary.csv")

