@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 DATA_ENV = "INBEDDER_DATA"
+# Part of every dev task's dataset revision: bump it when a reader changes which rows it returns.
+READERS_VERSION = 2
 Row = dict[str, Any]
 
 
