@@ -212,6 +212,10 @@ class InBedder(InputModule):
             answers.append(self.tokenizer.decode(kept, skip_special_tokens=True).strip())
         return answers
 
+    def __getstate__(self):
+        causal.drop_output_capturing_hooks(self.model)  # stays picklable for multi-process encoding
+        return super().__getstate__()
+
     # ----- construction, save and load -----------------------------------------------------------
     @classmethod
     def from_backbone(cls, name_or_path: str, dtype=None, hub_kwargs: dict | None = None, **options) -> InBedder:

@@ -135,19 +135,31 @@ def test_instruction_too_long_for_max_length_is_a_clear_error(fresh_default):
         fresh_default.encode(["x"], prompt=INSTRUCTION)
 
 
-def test_stopword_filtering_changes_only_generation_poolings(fresh_default):
+def test_filter_words_change_only_generation_poolings(fresh_default):
     module = fresh_default[0]
     module.max_new_tokens = 6
-    text = ["The customer is very angry about the fees."]
-    fst = fresh_default.encode(text, prompt=INSTRUCTION)
+    text = ["This is ridiculous, my new card still hasn't been delivered."]  # answer: "card delivery"
+    instruction = "What does the customer need?"
+    fst = fresh_default.encode(text, prompt=instruction)
     module.pooling = "avg_gen"
-    unfiltered = fresh_default.encode(text, prompt=INSTRUCTION)
-    module.filter_stopwords = True
-    assert module.tokenizer(" the", add_special_tokens=False)["input_ids"][0] in module.drop_ids
-    filtered = fresh_default.encode(text, prompt=INSTRUCTION)
-    assert not np.allclose(filtered, unfiltered)
+    unfiltered = fresh_default.encode(text, prompt=instruction)
+    # Filter the answer's second token: the state that predicts it must leave the average.
+    features = module.preprocess(text, prompt=instruction)
+    second = module.generate(**features).answer_ids[0, 1].item()
+    assert second not in module.tokenizer.all_special_ids
+    module.filter_words = [module.tokenizer.decode([second]).strip()]
+    assert second in module.drop_ids
+    assert not np.allclose(fresh_default.encode(text, prompt=instruction), unfiltered)
     module.pooling = "fst_gen"
-    np.testing.assert_array_equal(fresh_default.encode(text, prompt=INSTRUCTION), fst)
+    np.testing.assert_array_equal(fresh_default.encode(text, prompt=instruction), fst)
+
+
+def test_stopword_filtering_uses_nltks_list_in_both_spellings(fresh_default):
+    module = fresh_default[0]
+    module.filter_stopwords = True
+    for form in ("the", " the", " Based"):
+        assert module.tokenizer(form, add_special_tokens=False)["input_ids"][0] in module.drop_ids
+    assert set(module.tokenizer.all_special_ids) <= module.drop_ids
 
 
 def test_seeded_sampling_is_reproducible_and_batch_independent(fresh_default):

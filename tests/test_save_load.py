@@ -83,7 +83,9 @@ def test_warm_default_load_reads_the_conversion_cache(tmp_path, monkeypatch):
     assert default.ensure_converted() == target
 
 
-def test_multi_process_encoding_matches_single_process(default_model):
-    single = default_model.encode(TEXTS, prompt=INSTRUCTION)
-    multi = default_model.encode(TEXTS, prompt=INSTRUCTION, device=["cpu", "cpu"], chunk_size=2)
+@pytest.mark.parametrize("pooling, layer", [("fst_gen", -1), ("avg_gen", -3)])
+def test_multi_process_encoding_matches_single_process(fresh_default, pooling, layer):
+    fresh_default[0].pooling, fresh_default[0].layer = pooling, layer
+    single = fresh_default.encode(TEXTS, prompt=INSTRUCTION)  # runs first, as it would in a user's program
+    multi = fresh_default.encode(TEXTS, prompt=INSTRUCTION, device=["cpu", "cpu"], chunk_size=2)
     assert np.abs(single - multi).max() <= 1e-4

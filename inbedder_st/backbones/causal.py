@@ -7,6 +7,7 @@ so a prompt gets the same positions alone or in a batch (DESIGN.md, decision 3).
 from __future__ import annotations
 
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -45,8 +46,62 @@ def num_layers(model) -> int:
     return model.config.get_text_config().num_hidden_layers
 
 
+def drop_output_capturing_hooks(model) -> None:
+    """Remove the forward hooks transformers installs when someone asks the backbone for ``output_hidden_states``.
+
+    They are local closures, so a model that has them cannot be pickled (sentence-transformers' multi-process
+    encoding pickles it). We never need them; transformers reinstalls them on the next call that does.
+    """
+    for module in model.modules():
+        for key, hook in list(module._forward_hooks.items()):
+            if getattr(hook, "__name__", "") == "output_capturing_hook":
+                del module._forward_hooks[key]
+        module.__dict__.pop("_output_capturing_hooks_installed", None)
+
+
 def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def _decoder_layers(model) -> torch.nn.ModuleList:
+    """The backbone's list of decoder layers (Llama ``layers``, OPT ``decoder.layers``, GPT-2 ``h``, ...)."""
+    n = num_layers(model)
+    for module in model.base_model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n:
+            return module
+    raise ValueError(f"Cannot find the {n} decoder layers of {type(model).__name__}.")
+
+
+@contextmanager
+def capture_layer(model, layer: int):
+    """Record the states at hidden-state index ``layer`` during the forward passes inside the block.
+
+    0 is the embedding output and i the output of decoder layer i; the last layer (after the final norm) is
+    the base model's ``last_hidden_state`` and needs no hook. A temporary hook is used instead of
+    ``output_hidden_states``: it keeps one layer instead of all, and it works in a model unpickled by a
+    multi-process worker, where transformers' own output capturing is not registered.
+    """
+    box: dict[str, torch.Tensor] = {}
+    if layer == num_layers(model):
+        yield box
+        return
+    target = model.get_input_embeddings() if layer == 0 else _decoder_layers(model)[layer - 1]
+
+    def keep(module, args, output):
+        box["states"] = output[0] if isinstance(output, tuple) else output
+
+    handle = target.register_forward_hook(keep)
+    try:
+        yield box
+    finally:
+        handle.remove()
+
+
+def _base_forward(model, layer: int, **inputs):
+    """One base-model forward: (states at ``layer``, last hidden state, cache)."""
+    with capture_layer(model, layer) as box:
+        out = model.base_model(**inputs)
+    return box.get("states", out.last_hidden_state), out.last_hidden_state, out.past_key_values
 
 
 def prompt_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> torch.Tensor:
@@ -54,11 +109,11 @@ def prompt_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, 
 
     The base model is called directly: the LM head (a 49k-wide projection for SmolLM2) is not needed.
     """
-    base = model.base_model
-    kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids(attention_mask))
-    if layer == num_layers(model):
-        return base(**kwargs, use_cache=False).last_hidden_state
-    return base(**kwargs, use_cache=False, output_hidden_states=True).hidden_states[layer]
+    states, _, _ = _base_forward(
+        model, layer, input_ids=input_ids, attention_mask=attention_mask,
+        position_ids=position_ids(attention_mask), use_cache=False,
+    )  # fmt: skip
+    return states
 
 
 def _row_generators(input_ids, attention_mask, seed: int) -> list[torch.Generator]:
@@ -104,21 +159,17 @@ def generate(
     drop = torch.tensor(sorted(drop_ids | stop_ids), device=device)
     generators = _row_generators(input_ids, attention_mask, settings.seed) if settings.do_sample else None
 
+    lm_head = model.get_output_embeddings()
     positions = position_ids(attention_mask)
-    out = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=positions,
-        use_cache=True,
-        output_hidden_states=True,
-        logits_to_keep=1,
+    states, last, cache = _base_forward(
+        model, layer, input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True
     )
-    states = out.hidden_states[layer]
+    logits = lm_head(last[:, -1])  # only the last position needs next-token scores
     columns, tokens, stopped_flags = [states[:, -1]], [], []
     stopped = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=device)
     mask, last_position = attention_mask, positions[:, -1:]
     for step in range(settings.max_new_tokens):
-        token = _next_tokens(out.logits[:, -1], settings, generators)
+        token = _next_tokens(logits, settings, generators)
         token = torch.where(stopped, torch.full_like(token, pad_id), token)
         stopped_before = stopped.clone()
         stopped = stopped | torch.isin(token, stop)
@@ -128,15 +179,12 @@ def generate(
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         last_position = last_position + 1
-        out = model(
-            input_ids=token[:, None],
-            attention_mask=mask,
-            position_ids=last_position,
-            past_key_values=out.past_key_values,
-            use_cache=True,
-            output_hidden_states=True,
-        )
-        columns.append(out.hidden_states[layer][:, -1])
+        step_states, last, cache = _base_forward(
+            model, layer, input_ids=token[:, None], attention_mask=mask, position_ids=last_position,
+            past_key_values=cache, use_cache=True,
+        )  # fmt: skip
+        logits = lm_head(last[:, -1])
+        columns.append(step_states[:, -1])
 
     answer_ids = torch.stack(tokens, dim=1)  # column t is the token predicted by state column t
     stopped_at = torch.stack(stopped_flags, dim=1)
