@@ -40,3 +40,10 @@ def test_the_papers_sanity_check_follows_the_instruction(default_model):
 def test_answers_are_short_and_name_the_asked_aspect(default_model):
     answers = inbedder_st.answer(default_model, ANIMALS_AND_FEELINGS, prompt="What animal is mentioned?")
     assert [a.lower() for a in answers] == ["cat", "dog", "cat"]
+
+
+def test_the_readme_demo_follows_both_instructions(default_model):
+    from inbedder_st.demo import run_demo
+
+    verdicts = run_demo(default_model, print_fn=lambda *_: None)
+    assert verdicts == {"How does the customer feel?": True, "What does the customer need?": True}
