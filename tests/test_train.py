@@ -99,5 +99,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, monkeypatc
     monkeypatch.setattr(loop, "_save_checkpoint", real_save)
     assert json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["step"] == 2
     resumed = run(tmp_path / "resumed")
+    log = [json.loads(line) for line in (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "loss" in e] == [1, 2, 3, 4]  # the resumed session logs steps 3 and 4 only
     for name, tensor in straight.items():
         torch.testing.assert_close(resumed[name], tensor, atol=1e-5, rtol=1e-4)

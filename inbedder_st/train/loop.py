@@ -154,6 +154,14 @@ def _load_checkpoint(folder: Path, model, optimizer, scheduler) -> tuple[int, li
     return state["step"], state["losses"]
 
 
+def _logged_eval_before(log_path: Path) -> float:
+    for line in log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file() else []:
+        entry = json.loads(line)
+        if entry.get("step") == 0 and "eval_loss" in entry:
+            return entry["eval_loss"]
+    return float("nan")
+
+
 def train(module, records, config: TrainConfig, show_progress_bar: bool = True) -> TrainResult:
     """Fine-tune ``module.model`` (an InBedder's backbone) in place on QA ``records``; returns the recipe numbers.
 
@@ -186,7 +194,10 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True) 
     if (checkpoint / "state.json").is_file():
         step, losses = _load_checkpoint(checkpoint, model, optimizer, scheduler)
         logger.warning("Resuming from %s at step %d of %d.", checkpoint, step, total_steps)
-    eval_before = evaluation_loss(model, eval_examples, module.pad_id) if eval_examples and step == 0 else float("nan")
+    if step == 0:
+        eval_before = evaluation_loss(model, eval_examples, module.pad_id) if eval_examples else float("nan")
+    else:  # a resumed run reports the loss its first session measured before training
+        eval_before = _logged_eval_before(output / "train_log.jsonl")
     log = (output / "train_log.jsonl").open("a", encoding="utf-8")
     if step == 0:
         log.write(json.dumps({"step": 0, "eval_loss": eval_before}) + "\n")
