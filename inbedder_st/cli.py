@@ -146,25 +146,38 @@ def cmd_evaluate(args) -> None:
           f"results, summary.md and summary.csv in {run.output}", file=sys.stderr)  # fmt: skip
 
 
+# Modules that add their own subcommands: each defines register(commands) and uses add_command/add_texts.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def add_command(commands, name: str, handler, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand with the shared --model and --device options."""
+    sub = commands.add_parser(name, help=help_text, description=help_text)
+    sub.set_defaults(handler=handler)
+    sub.add_argument(
+        "--model", default="default", help="'default', 'zero-shot' (default backbone, not fine-tuned), a saved InBedder folder or a causal LM id"
+    )
+    sub.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: auto)")
+    return sub
+
+
+def add_texts(sub: argparse.ArgumentParser) -> None:
+    """--prompt/--prompt-name, --input and --batch-size: the options of every command that reads texts."""
+    instruction = sub.add_mutually_exclusive_group()
+    instruction.add_argument("--prompt", help="the instruction, e.g. 'How does the customer feel?'")
+    instruction.add_argument("--prompt-name", help="a named instruction saved with the model")
+    sub.add_argument("--input", default="-", help="text file, one text per line, or .jsonl; '-' = stdin")
+    sub.add_argument("--batch-size", type=int, default=32)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     parser = argparse.ArgumentParser(prog="inbedder", description="Instruction-following text embeddings.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
-        sub.add_argument(
-            "--model", default="default", help="'default', 'zero-shot' (default backbone, not fine-tuned), a saved InBedder folder or a causal LM id"
-        )
-        sub.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: auto)")
-        return sub
-
-    def add_texts(sub: argparse.ArgumentParser) -> None:
-        instruction = sub.add_mutually_exclusive_group()
-        instruction.add_argument("--prompt", help="the instruction, e.g. 'How does the customer feel?'")
-        instruction.add_argument("--prompt-name", help="a named instruction saved with the model")
-        sub.add_argument("--input", default="-", help="text file, one text per line, or .jsonl; '-' = stdin")
-        sub.add_argument("--batch-size", type=int, default=32)
+        return add_command(commands, name, handler, help_text)
 
     encode = add("encode", cmd_encode, "Embed texts under an instruction.")
     add_texts(encode)
@@ -213,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--robustness", action="store_true", help="also run the correct/implicit/incorrect instruction variants (dci, dii)")
     evaluate.add_argument("--data", help="shared data folder of the dev tasks (default: $INBEDDER_DATA or ../shared/data)")
     evaluate.add_argument("--batch-size", type=int, default=32)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(commands)
     return parser
 
 
