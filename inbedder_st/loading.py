@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from inbedder_st import default
+from inbedder_st.checkpoints import paper_settings
 from inbedder_st.model import InBedderModel
 from inbedder_st.module import InBedder
 
@@ -25,16 +26,24 @@ def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool 
       this package's QA fine-tuning merged in; ``fine_tuned=False`` gives the zero-shot backbone.
     - a saved InBedder folder (or a hub repo saved by this package): that model; ``options`` may only
       carry SentenceTransformer arguments (``device``, ``prompts``, ...).
-    - any other local folder or hub id of a causal LM: an InBedder around it.
+    - one of the paper's released checkpoints (``BrandonZYW/roberta-large-InBedder``, ``opt-1.3b``,
+      ``opt-2.7b``, ``llama-2-7b``; see checkpoints.py): that model with the paper's settings.
+    - any other local folder or hub id of a causal, masked or seq2seq LM: an InBedder around it (the
+      family is detected from its config; ``family=`` overrides).
 
     InBedder options: ``template`` ("qa", "alpaca", "chat" or a string with {input} and {instruction}),
     ``pooling`` (fst_gen, avg_gen, last_gen, avg_ppt, avg_all), ``layer`` (negative counts from the end),
     ``max_length``, ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``seed``,
-    ``filter_stopwords``, ``filter_words``, ``default_instruction``. ``dtype`` sets the backbone's
+    ``filter_stopwords``, ``filter_words``, ``default_instruction``; masked LMs: ``mask_length``,
+    ``lm_head_transform``. ``dtype`` sets the backbone's
     torch dtype (e.g. ``"bfloat16"`` on a GPU); weights load in fp32 otherwise.
     """
     model_options = {k: options.pop(k) for k in MODEL_OPTIONS if k in options}
-    if name_or_path is not None and (is_saved_inbedder(name_or_path) or _is_hub_inbedder(name_or_path, model_options)):
+    released = paper_settings(name_or_path) if name_or_path is not None else {}
+    options = {**released, **options}
+    if name_or_path is not None and not released and (
+        is_saved_inbedder(name_or_path) or _is_hub_inbedder(name_or_path, model_options)
+    ):
         if options:
             raise TypeError(
                 f"{sorted(options)} cannot be changed when loading a saved InBedder; set them on "
@@ -70,6 +79,7 @@ def _is_hub_inbedder(name_or_path: str, model_options: dict) -> bool:
                 token=model_options.get("token"),
                 revision=model_options.get("revision"),
                 local_files_only=bool(model_options.get("local_files_only")),
+                cache_folder=model_options.get("cache_folder"),
             )
             is not None
         )

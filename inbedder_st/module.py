@@ -4,6 +4,7 @@ preprocess: texts + instruction (sentence-transformers' ``prompt``) -> prompt id
 forward:    prompt ids -> hidden states at ``layer`` -> pooling (fst_gen needs one forward pass, no
             generation; avg_gen / last_gen / avg_all decode a short answer first).
 save/load:  the backbone's weights (safetensors) and tokenizer beside ``inbedder_config.json``.
+The family (causal, masked, seq2seq; backbones/) decides how the prompt ends and how states are read.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules import InputModule
 
-from inbedder_st import pooling as poolings
-from inbedder_st.backbones import causal
+from inbedder_st.backbones import causal, family_module, load_family
 from inbedder_st.inputs import check_texts
 from inbedder_st.prompt_ids import PromptTokenizer, pad
 from inbedder_st.stopwords import ANSWER_OPENERS, english_stopwords, filter_token_ids
@@ -24,6 +24,7 @@ from inbedder_st.templates import resolve_template
 logger = logging.getLogger(__name__)
 
 DEFAULT_INSTRUCTION = "What is this text about?"
+POOLING_ALIASES = {"first_gen": "fst_gen"}  # the reference's name for the seq2seq first-answer state
 
 
 class InBedder(InputModule):
@@ -43,6 +44,8 @@ class InBedder(InputModule):
         "filter_stopwords",
         "filter_words",
         "default_instruction",
+        "mask_length",
+        "lm_head_transform",
     ]
     save_in_root = True
 
@@ -53,7 +56,7 @@ class InBedder(InputModule):
         backbone: str = "",
         family: str = "causal",
         template: str = "qa",
-        pooling: str = "fst_gen",
+        pooling: str | None = None,
         layer: int = -1,
         max_length: int = 512,
         max_new_tokens: int = 3,
@@ -64,16 +67,19 @@ class InBedder(InputModule):
         filter_stopwords: bool = False,
         filter_words: list[str] | None = None,
         default_instruction: str = DEFAULT_INSTRUCTION,
+        mask_length: int = 3,
+        lm_head_transform: bool = False,
     ):
         super().__init__()
-        if family != "causal":
-            raise ValueError(f"Unknown family {family!r}. Valid choices: ['causal'].")
+        family_module(family)  # validates
         self.model = model
         self.tokenizer = tokenizer
         self.backbone = backbone
         self.family = family
         self.template = resolve_template(template, tokenizer)
-        self.pooling = poolings.check_pooling(pooling)
+        pooling = pooling or self.family_impl.DEFAULT_POOLING
+        self.pooling = POOLING_ALIASES.get(pooling, pooling)
+        self.check_pooling()
         self.layer = layer
         self.layer_index  # validates
         self.max_length = int(max_length)
@@ -85,14 +91,31 @@ class InBedder(InputModule):
         self.filter_stopwords = bool(filter_stopwords)
         self.filter_words = list(filter_words or [])
         self.default_instruction = default_instruction
+        self.mask_length = int(mask_length)
+        if self.mask_length < 1:
+            raise ValueError(f"mask_length must be >= 1, got {mask_length!r}.")
+        self.lm_head_transform = bool(lm_head_transform)
+        if self.lm_head_transform and (family != "masked" or self.pooling != "avg_gen"):
+            raise ValueError("lm_head_transform applies to the masked family with pooling='avg_gen' only.")
         self._told_default_instruction = False
         self._cache: dict[tuple, Any] = {}
         self.prompt_tokenizer  # validates the template against the tokenizer
 
     # ----- configuration views -------------------------------------------------------------------
     @property
+    def family_impl(self):
+        """The module of functions for this family (backbones/causal.py, masked.py or seq2seq.py)."""
+        return family_module(self.family)
+
+    def check_pooling(self) -> str:
+        valid = self.family_impl.POOLINGS
+        if self.pooling not in valid:
+            raise ValueError(f"Unknown pooling {self.pooling!r} for the {self.family} family. Valid choices: {list(valid)}.")
+        return self.pooling
+
+    @property
     def num_layers(self) -> int:
-        return causal.num_layers(self.model)
+        return self.family_impl.num_layers(self.model, self.pooling)
 
     @property
     def layer_index(self) -> int:
@@ -104,9 +127,10 @@ class InBedder(InputModule):
 
     @property
     def prompt_tokenizer(self) -> PromptTokenizer:
-        key = ("prompt_tokenizer", self.template, self.max_length)
+        trailing = self.family_impl.trailing_ids(self)
+        key = ("prompt_tokenizer", self.template, self.max_length, tuple(trailing))
         if key not in self._cache:
-            self._cache[key] = PromptTokenizer(self.tokenizer, self.template, self.max_length)
+            self._cache[key] = PromptTokenizer(self.tokenizer, self.template, self.max_length, trailing)
         return self._cache[key]
 
     @property
@@ -137,7 +161,8 @@ class InBedder(InputModule):
     @property
     def stop_ids(self) -> set[int]:
         """A row's answer ends at its first special token (EOS, chat end-of-turn, ...)."""
-        eos = self.model.generation_config.eos_token_id if self.model.generation_config else None
+        generation_config = getattr(self.model, "generation_config", None)
+        eos = generation_config.eos_token_id if generation_config else None
         eos = [eos] if isinstance(eos, int) else list(eos or [])
         return set(self.tokenizer.all_special_ids) | set(eos)
 
@@ -178,32 +203,17 @@ class InBedder(InputModule):
                 len(texts),
                 self.max_length,
             )
-        return pad(built.ids, self.pad_id, side=causal.PADDING_SIDE)
+        return pad(built.ids, self.pad_id, side=self.family_impl.PADDING_SIDE)
 
     def forward(self, features: dict[str, torch.Tensor], **kwargs) -> dict[str, torch.Tensor]:
-        input_ids, mask = features["input_ids"], features["attention_mask"]
-        if self.pooling in poolings.NEEDS_GENERATION:
-            generation = self.generate(input_ids, mask)
-            embedding = poolings.pool(
-                self.pooling, generation.prompt_states, mask, generation.answer_states, generation.keep
-            )
-        else:
-            states = causal.prompt_states(self.model, input_ids, mask, self.layer_index)
-            embedding = poolings.pool(self.pooling, states, mask)
+        self.check_pooling()
+        embedding = self.family_impl.embed(self, features["input_ids"], features["attention_mask"])
         features["sentence_embedding"] = embedding.float()
         return features
 
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> causal.Generation:
-        return causal.generate(
-            self.model,
-            input_ids,
-            attention_mask,
-            layer=self.layer_index,
-            settings=self.generation_settings,
-            stop_ids=self.stop_ids,
-            drop_ids=self.drop_ids,
-            pad_id=self.pad_id,
-        )
+        """The answer tokens and states (masked LMs: the argmax at each mask, no decoding loop)."""
+        return self.family_impl.answer_generation(self, input_ids, attention_mask)
 
     def decode_answers(self, generation: causal.Generation) -> list[str]:
         answers = []
@@ -219,10 +229,13 @@ class InBedder(InputModule):
     # ----- construction, save and load -----------------------------------------------------------
     @classmethod
     def from_backbone(cls, name_or_path: str, dtype=None, hub_kwargs: dict | None = None, **options) -> InBedder:
-        """Wrap any Hugging Face causal LM (local folder or hub id)."""
-        model, tokenizer = causal.load(name_or_path, dtype=dtype, **(hub_kwargs or {}))
+        """Wrap any Hugging Face causal, masked or seq2seq LM (local folder or hub id).
+
+        The family is detected from the backbone's config unless ``family`` is given.
+        """
+        model, tokenizer, family = load_family(name_or_path, options.pop("family", None), dtype, **(hub_kwargs or {}))
         options.setdefault("backbone", name_or_path)
-        return cls(model, tokenizer, **options)
+        return cls(model, tokenizer, family=family, **options)
 
     def save(self, output_path: str, *args, safe_serialization: bool = True, **kwargs) -> None:
         self.model.save_pretrained(output_path, safe_serialization=safe_serialization)
@@ -249,6 +262,7 @@ class InBedder(InputModule):
         folder = cls.load_dir_path(model_name_or_path, **hub_kwargs)
         model_kwargs = dict(model_kwargs or {})
         dtype = model_kwargs.pop("dtype", None) or model_kwargs.pop("torch_dtype", None)
-        model, tokenizer = causal.load(folder, dtype=dtype)
-        return cls(model, tokenizer, **{k: v for k, v in config.items() if k in cls.config_keys})
+        options = {k: v for k, v in config.items() if k in cls.config_keys}
+        model, tokenizer, options["family"] = load_family(folder, options.get("family", "causal"), dtype)
+        return cls(model, tokenizer, **options)
 

@@ -19,28 +19,33 @@ class PromptIds:
     n_truncated: int
 
 
-def _leading_special_ids(tokenizer) -> list[int]:
-    """The special ids the tokenizer puts *before* a text by default (e.g. Llama's BOS).
+def special_ids_around(tokenizer) -> tuple[list[int], list[int]]:
+    """The special ids the tokenizer puts before and after a text by default.
 
-    Trailing ones (an EOS after the prompt) are left out on purpose: a decoder must predict the answer
-    right after the answer cue.
+    E.g. Llama: ([BOS], []), RoBERTa: ([<s>], [</s>]), BERT: ([CLS], [SEP]), T5: ([], [</s>]).
     """
     plain = tokenizer("a", add_special_tokens=False)["input_ids"]
     full = tokenizer("a")["input_ids"]
     for start in range(len(full) - len(plain) + 1):
         if full[start : start + len(plain)] == plain:
-            return list(full[:start])
-    return []
+            return list(full[:start]), list(full[start + len(plain) :])
+    return [], []
 
 
 class PromptTokenizer:
-    """Builds prompt ids for (texts, instruction) under one template."""
+    """Builds prompt ids for (texts, instruction) under one template.
 
-    def __init__(self, tokenizer, template: str, max_length: int):
+    ``trailing`` ids follow the template's last segment: nothing for a decoder (it must predict the answer
+    right after the answer cue), the mask tokens and end token for a masked LM, the end token for T5's
+    encoder. The leading special ids (BOS, CLS) are the tokenizer's own.
+    """
+
+    def __init__(self, tokenizer, template: str, max_length: int, trailing: list[int] | None = None):
         self.tokenizer = tokenizer
         self.segments = split_template(template)
         self.max_length = max_length
-        self.leading = _leading_special_ids(tokenizer)
+        self.leading = special_ids_around(tokenizer)[0]
+        self.trailing = list(trailing or [])
         self.prefix = self.ids_of(self.segments.prefix)
         self.middle = self.ids_of(self.segments.middle)
         self.suffix = self.ids_of(self.segments.suffix)
@@ -54,7 +59,8 @@ class PromptTokenizer:
         return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     def text_budget(self, instruction_ids: list[int]) -> int:
-        fixed = len(self.leading) + len(self.prefix) + len(self.middle) + len(self.suffix) + len(instruction_ids)
+        fixed = len(self.leading) + len(self.prefix) + len(self.middle) + len(self.suffix) + len(self.trailing)
+        fixed += len(instruction_ids)
         budget = self.max_length - fixed
         if budget < 1:
             raise ValueError(
@@ -78,7 +84,7 @@ class PromptTokenizer:
 
     def join(self, text_ids: list[int], instruction_ids: list[int]) -> list[int]:
         first, second = (text_ids, instruction_ids) if self.segments.input_first else (instruction_ids, text_ids)
-        return self.leading + self.prefix + first + self.middle + second + self.suffix
+        return self.leading + self.prefix + first + self.middle + second + self.suffix + self.trailing
 
 
 def pad(id_lists: list[list[int]], pad_id: int, side: str = "left") -> dict[str, torch.Tensor]:

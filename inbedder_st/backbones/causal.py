@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
+from inbedder_st import pooling as poolings
+
 PADDING_SIDE = "left"
+POOLINGS = poolings.POOLINGS
+DEFAULT_POOLING = "fst_gen"
 
 
 @dataclass
@@ -42,8 +46,13 @@ def load(name_or_path: str, dtype: torch.dtype | str | None = None, **hub_kwargs
     return model.eval(), tokenizer
 
 
-def num_layers(model) -> int:
+def num_layers(model, pooling: str | None = None) -> int:
     return model.config.get_text_config().num_hidden_layers
+
+
+def trailing_ids(module) -> list[int]:
+    """Nothing after the answer cue: the next token *is* the answer."""
+    return []
 
 
 def drop_output_capturing_hooks(model) -> None:
@@ -197,3 +206,22 @@ def generate(
         answer_ids=answer_ids,
         stopped=stopped_at,
     )
+
+
+def answer_generation(module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Generation:
+    """``generate`` with an InBedder module's settings."""
+    return generate(
+        module.model, input_ids, attention_mask, layer=module.layer_index, settings=module.generation_settings,
+        stop_ids=module.stop_ids, drop_ids=module.drop_ids, pad_id=module.pad_id,
+    )  # fmt: skip
+
+
+def embed(module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """One vector per prompt under the module's pooling; fst_gen and avg_ppt need no generation."""
+    if module.pooling in poolings.NEEDS_GENERATION:
+        generation = answer_generation(module, input_ids, attention_mask)
+        return poolings.pool(
+            module.pooling, generation.prompt_states, attention_mask, generation.answer_states, generation.keep
+        )
+    states = prompt_states(module.model, input_ids, attention_mask, module.layer_index)
+    return poolings.pool(module.pooling, states, attention_mask)

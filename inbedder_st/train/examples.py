@@ -1,4 +1,4 @@
-"""Training examples: prompt ids (QA order, passage-only truncation) + answer ids + EOS, loss on the answer."""
+"""Training examples: prompt ids (QA order, passage-only truncation) + the answer, loss on the answer only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from inbedder_st.prompt_ids import PromptTokenizer
+from inbedder_st.prompt_ids import PromptTokenizer, special_ids_around
 from inbedder_st.train.records import QARecord
 
 IGNORE = -100  # label value the loss skips
@@ -18,36 +18,56 @@ class Example:
     labels: list[int]
 
 
-def build_examples(records: list[QARecord], tokenizer, template: str, max_length: int) -> tuple[list[Example], int]:
+def build_examples(
+    records: list[QARecord], tokenizer, template: str, max_length: int, family: str = "causal"
+) -> tuple[list[Example], int]:
     """One example per record; returns the examples and how many passages were truncated to fit.
 
-    There is no space or newline between the answer cue and the answer, as in the paper's training strings.
+    causal:  prompt + answer + EOS, labels on the answer and EOS. There is no space or newline between the
+             answer cue and the answer, as in the paper's training strings.
+    masked:  prompt + one mask per answer token + end token, labels at the masks (the paper's recipe).
+    seq2seq: prompt + end token to the encoder, labels = answer + EOS for the decoder.
     """
     prompts = PromptTokenizer(tokenizer, template, max_length)
+    end = special_ids_around(tokenizer)[1] if family != "causal" else []
     eos = tokenizer.eos_token_id
     examples, truncated = [], 0
     for record in records:
         instruction = prompts.ids_of(record.instruction)
-        answer = prompts.ids_of(record.output)[: max_length // 4] + [eos]  # a runaway answer must not eat the passage
-        budget = prompts.text_budget(instruction) - len(answer)
+        answer = prompts.ids_of(record.output)[: max_length // 4]  # a runaway answer must not eat the passage
+        if family == "masked":
+            answer = answer or [tokenizer.unk_token_id]  # an empty answer still needs one mask to train
+            after = [tokenizer.mask_token_id] * len(answer) + end
+        else:
+            answer = answer + [eos]
+            after = end if family == "seq2seq" else answer
+        budget = prompts.text_budget(instruction) - len(after)
         if budget < 1:
             raise ValueError(f"Question plus answer leave no room for the passage in {max_length} tokens: {record!r:.200}")
         passage = prompts.ids_of(record.input)
         truncated += len(passage) > budget
         prompt = prompts.join(passage[:budget], instruction)
-        examples.append(Example(input_ids=prompt + answer, labels=[IGNORE] * len(prompt) + answer))
+        if family == "seq2seq":
+            examples.append(Example(input_ids=prompt + end, labels=answer))
+        elif family == "masked":
+            examples.append(Example(input_ids=prompt + after, labels=[IGNORE] * len(prompt) + answer + [IGNORE] * len(end)))
+        else:
+            examples.append(Example(input_ids=prompt + answer, labels=[IGNORE] * len(prompt) + answer))
     return examples, truncated
 
 
 def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right padding: in training every position's loss is independent of the pads after it."""
+    """Right padding: in training every position's loss is independent of the pads after it.
+
+    Labels get their own width: a seq2seq example's labels (the decoder's) are not aligned with its input.
+    """
     width = max(len(e.input_ids) for e in examples)
     input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    labels = torch.full((len(examples), max(len(e.labels) for e in examples)), IGNORE, dtype=torch.long)
     attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
     for row, example in enumerate(examples):
         n = len(example.input_ids)
         input_ids[row, :n] = torch.tensor(example.input_ids)
-        labels[row, :n] = torch.tensor(example.labels)
+        labels[row, : len(example.labels)] = torch.tensor(example.labels)
         attention_mask[row, :n] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}

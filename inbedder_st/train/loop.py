@@ -23,7 +23,7 @@ from inbedder_st.train.examples import IGNORE, Example, build_examples, collate
 
 logger = logging.getLogger(__name__)
 
-LLAMA_LINEAR_LAYERS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+PEFT_TASK_TYPES = {"causal": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM", "masked": None}
 
 
 @dataclass
@@ -41,7 +41,7 @@ class TrainConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    lora_targets: list[str] = field(default_factory=lambda: list(LLAMA_LINEAR_LAYERS))
+    lora_targets: list[str] | None = None  # None: every linear layer but the output head (Llama: q,k,v,o,gate,up,down)
     eval_size: int = 200
     eval_steps: int = 50
     save_steps: int = 50
@@ -67,15 +67,24 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _wrap_lora(model, config: TrainConfig):
+def linear_layer_names(model) -> list[str]:
+    """Names (last component) of the model's linear layers, without the output (vocabulary) projection."""
+    head = model.get_output_embeddings()
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and module is not head})  # fmt: skip
+
+
+def _wrap_lora(model, config: TrainConfig, family: str):
     from peft import LoraConfig, get_peft_model
 
+    if config.lora_targets is None:
+        config.lora_targets = linear_layer_names(model)  # resolved here so the recipe records it
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=list(config.lora_targets),
-        task_type="CAUSAL_LM",
+        task_type=PEFT_TASK_TYPES[family],
     )
     return get_peft_model(model, lora)
 
@@ -95,22 +104,35 @@ def _micro_batches(examples: list[Example], config: TrainConfig, total_micro: in
         epoch += 1
 
 
-def answer_loss(model, batch: dict[str, torch.Tensor], reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy on the answer tokens, projecting only those positions through the LM head.
+def answer_targets(batch: dict[str, torch.Tensor], family: str = "causal") -> torch.Tensor:
+    """The labels aligned with the positions that predict them (a decoder predicts the next token)."""
+    return batch["labels"][:, 1:] if family == "causal" else batch["labels"]
 
-    Same value as the model's own loss with labels, without computing a vocabulary-wide projection for
-    every prompt position (about a fifth of SmolLM2's compute per token).
+
+def answer_loss(model, batch: dict[str, torch.Tensor], reduction: str = "mean", family: str = "causal") -> torch.Tensor:
+    """Cross-entropy on the answer tokens only.
+
+    causal: projects only the answer positions through the LM head -- the same value as the model's own
+    loss, without a vocabulary-wide projection for every prompt position (a fifth of SmolLM2's compute).
+    masked: the logits at the mask tokens; seq2seq: the decoder's logits for the answer (labels shifted
+    into decoder inputs by the model).
     """
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal_lm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    targets = batch["labels"][:, 1:]
+    lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    targets = answer_targets(batch, family)
     answer = targets != IGNORE
-    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][answer])
+    if family == "causal":
+        hidden = lm.base_model(**inputs).last_hidden_state
+        logits = lm.get_output_embeddings()(hidden[:, :-1][answer])
+    elif family == "masked":
+        logits = lm(**inputs).logits[answer]
+    else:
+        logits = lm(**inputs, labels=batch["labels"]).logits[answer]
     return torch.nn.functional.cross_entropy(logits.float(), targets[answer], reduction=reduction)
 
 
 @torch.no_grad()
-def evaluation_loss(model, examples: list[Example], pad_id: int, batch_size: int = 16) -> float:
+def evaluation_loss(model, examples: list[Example], pad_id: int, batch_size: int = 16, family: str = "causal") -> float:
     """Mean loss per answer token over ``examples``."""
     was_training = model.training
     model.eval()
@@ -118,8 +140,8 @@ def evaluation_loss(model, examples: list[Example], pad_id: int, batch_size: int
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start : start + batch_size], pad_id)
         batch = {k: v.to(model.device) for k, v in batch.items()}
-        total += float(answer_loss(model, batch, reduction="sum"))
-        tokens += int((batch["labels"][:, 1:] != IGNORE).sum())
+        total += float(answer_loss(model, batch, reduction="sum", family=family))
+        tokens += int((answer_targets(batch, family) != IGNORE).sum())
     model.train(was_training)
     return total / max(tokens, 1)
 
@@ -178,10 +200,11 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True) 
     eval_records, train_records = shuffled[: config.eval_size], shuffled[config.eval_size :]
     if len(train_records) < config.batch_size:
         raise ValueError(f"Need at least batch_size={config.batch_size} training records, got {len(train_records)}.")
-    train_examples, truncated = build_examples(train_records, module.tokenizer, module.template, config.max_length)
-    eval_examples, _ = build_examples(eval_records, module.tokenizer, module.template, config.max_length)
+    family = module.family
+    train_examples, truncated = build_examples(train_records, module.tokenizer, module.template, config.max_length, family)
+    eval_examples, _ = build_examples(eval_records, module.tokenizer, module.template, config.max_length, family)
 
-    model = _wrap_lora(module.model, config) if config.lora else module.model
+    model = _wrap_lora(module.model, config, family) if config.lora else module.model
     model.train()
     steps_per_epoch = len(train_examples) // (config.batch_size * config.grad_accum)
     total_steps = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
@@ -195,7 +218,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True) 
         step, losses = _load_checkpoint(checkpoint, model, optimizer, scheduler)
         logger.warning("Resuming from %s at step %d of %d.", checkpoint, step, total_steps)
     if step == 0:
-        eval_before = evaluation_loss(model, eval_examples, module.pad_id) if eval_examples else float("nan")
+        eval_before = evaluation_loss(model, eval_examples, module.pad_id, family=family) if eval_examples else float("nan")
     else:  # a resumed run reports the loss its first session measured before training
         eval_before = _logged_eval_before(output / "train_log.jsonl")
     log = (output / "train_log.jsonl").open("a", encoding="utf-8")
@@ -213,7 +236,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True) 
             batch = collate(next(stream), module.pad_id)
             tokens += int(batch["attention_mask"].sum())
             batch = {k: v.to(model.device) for k, v in batch.items()}
-            loss = answer_loss(model, batch) / config.grad_accum
+            loss = answer_loss(model, batch, family=family) / config.grad_accum
             loss.backward()
             window_loss += float(loss.detach())
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -227,7 +250,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True) 
         entry = {"step": step, "loss": window_loss, "lr": scheduler.get_last_lr()[0],
                  "tokens_per_second": tokens / (time.perf_counter() - started)}  # fmt: skip
         if eval_examples and (step % config.eval_steps == 0 or step == total_steps):
-            entry["eval_loss"] = evaluation_loss(model, eval_examples, module.pad_id)
+            entry["eval_loss"] = evaluation_loss(model, eval_examples, module.pad_id, family=family)
         log.write(json.dumps(entry) + "\n")
         log.flush()
         if step % config.save_steps == 0 or step == total_steps:
@@ -235,7 +258,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True) 
     bar.close()
     log.close()
     seconds = time.perf_counter() - started
-    eval_after = evaluation_loss(model, eval_examples, module.pad_id) if eval_examples else float("nan")
+    eval_after = evaluation_loss(model, eval_examples, module.pad_id, family=family) if eval_examples else float("nan")
 
     if config.lora:
         model.save_pretrained(output / "adapter")  # adapter_model.safetensors + adapter_config.json

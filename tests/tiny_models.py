@@ -1,0 +1,117 @@
+"""Tiny randomly initialised models of each family, built offline (config + a locally trained tokenizer).
+
+For mechanics only (padding, truncation, save/load, hub-id loading): their outputs mean nothing. The
+tokenizers are trained here on a few sentences so no vocabulary file has to be downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+CORPUS = [
+    "I love cats and dogs. I dislike cats.",
+    "The customer is angry about the refund and wants the card delivered.",
+    "What is this text about? How does the customer feel? Where did the news happen?",
+    "### Input:\nhello world\n\n### Instruction:\nWhat animal is it?\n\n### Response:",
+] * 4
+
+
+def _byte_level_bpe(special_tokens: list[str]):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=special_tokens, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(CORPUS, trainer)
+    model = json.loads(tokenizer.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    return model["vocab"], merges
+
+
+def build_roberta(folder: str | Path, layers: int = 2) -> Path:
+    from transformers import RobertaConfig, RobertaForMaskedLM, RobertaTokenizer
+
+    vocab, merges = _byte_level_bpe(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    tokenizer = RobertaTokenizer(vocab=vocab, merges=merges)
+    config = RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=600, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return _save(RobertaForMaskedLM(config), tokenizer, folder)
+
+
+def build_bert(folder: str | Path) -> Path:
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    words = sorted({w.strip(".?!:#\n").lower() for line in CORPUS for w in line.split()} - {""})
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "?", ":", "#", *words])}
+    tokenizer = BertTokenizer(vocab=vocab)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=600, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    return _save(BertForMaskedLM(config), tokenizer, folder)
+
+
+def build_t5(folder: str | Path) -> Path:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
+
+    unigram = Tokenizer(models.Unigram())
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=300, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>")
+    unigram.train_from_iterator(CORPUS, trainer)
+    pieces = [tuple(piece) for piece in json.loads(unigram.to_str())["model"]["vocab"]]
+    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0)
+    config = T5Config(
+        vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=2,
+        decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return _save(T5ForConditionalGeneration(config), tokenizer, folder)
+
+
+def build_opt(folder: str | Path) -> Path:
+    from transformers import GPT2Tokenizer, OPTConfig, OPTForCausalLM
+
+    vocab, merges = _byte_level_bpe(["<pad>", "</s>", "<unk>"])
+    tokenizer = GPT2Tokenizer(vocab=vocab, merges=merges, bos_token="</s>", eos_token="</s>", unk_token="<unk>",
+                              pad_token="<pad>", add_bos_token=True)  # fmt: skip
+    config = OPTConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=2,
+        word_embed_proj_dim=32, max_position_embeddings=600, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return _save(OPTForCausalLM(config), tokenizer, folder)
+
+
+BUILDERS = {"roberta": build_roberta, "bert": build_bert, "t5": build_t5, "opt": build_opt}
+
+
+def _save(model, tokenizer, folder: str | Path) -> Path:
+    torch.manual_seed(0)
+    model.init_weights()
+    folder = Path(folder)
+    model.save_pretrained(folder)  # safetensors
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def as_hub_cache(folder: Path, repo_id: str, cache: Path) -> Path:
+    """Lay ``folder`` out as huggingface_hub's cache holds a downloaded repo, so ``from_pretrained(repo_id,
+    cache_dir=cache, local_files_only=True)`` takes the real hub code path without a network."""
+    commit = "0" * 40
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for file in folder.iterdir():
+        (snapshot / file.name).write_bytes(file.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return cache
