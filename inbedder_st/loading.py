@@ -38,6 +38,8 @@ def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool 
     ``lm_head_transform``. ``dtype`` sets the backbone's
     torch dtype (e.g. ``"bfloat16"`` on a GPU); weights load in fp32 otherwise.
     """
+    if name_or_path is not None and _looks_like_a_path(name_or_path) and not os.path.exists(name_or_path):
+        raise FileNotFoundError(f"No such model folder: {name_or_path!r}")
     model_options = {k: options.pop(k) for k in MODEL_OPTIONS if k in options}
     released = paper_settings(name_or_path) if name_or_path is not None else {}
     options = {**released, **options}
@@ -85,3 +87,8 @@ def _is_hub_inbedder(name_or_path: str, model_options: dict) -> bool:
         )
     except Exception:  # offline, private or missing: treat it as a plain causal LM id
         return False
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """A hub id is "name" or "org/name"; anything absolute, relative-dotted or deeper is a local path."""
+    return name.startswith(("/", "./", "../", "~", ".\\")) or name.count("/") > 1 or os.sep != "/" and os.sep in name

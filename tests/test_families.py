@@ -234,3 +234,8 @@ def test_training_lowers_the_answer_loss(folders, tmp_path, name, lora):
     if lora:
         assert config.lora_targets and "decoder" not in config.lora_targets and "lm_head" not in config.lora_targets
     assert loaded.encode(TEXTS, prompt=INSTRUCTION).shape == (len(TEXTS), 32)
+
+
+def test_a_missing_local_folder_is_named_not_sent_to_the_hub(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No such model folder: .*absent"):
+        inbedder_st.load_model(str(tmp_path / "absent"))
