@@ -147,7 +147,7 @@ def cmd_evaluate(args) -> None:
 
 
 # Modules that add their own subcommands: each defines register(commands) and uses add_command/add_texts.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("inbedder_st.explain.cli", "inbedder_st.hub.cli")
 
 
 def add_command(commands, name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -155,7 +155,7 @@ def add_command(commands, name: str, handler, help_text: str) -> argparse.Argume
     sub = commands.add_parser(name, help=help_text, description=help_text)
     sub.set_defaults(handler=handler)
     sub.add_argument(
-        "--model", default="default", help="'default', 'zero-shot' (default backbone, not fine-tuned), a saved InBedder folder or a causal LM id"
+        "--model", default="default", help="'default', 'zero-shot' (default backbone, not fine-tuned), a saved InBedder folder, or an LM folder or hub id (causal, masked or seq2seq)"
     )
     sub.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: auto)")
     return sub
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
     train.add_argument("--lora-r", type=int, default=8)
     train.add_argument("--lora-alpha", type=int, default=16)
-    train.add_argument("--lora-targets", help="comma-separated module names (default: all Llama linear layers)")
+    train.add_argument("--lora-targets", help="comma-separated module names (default: every linear layer except the output head)")
     train.add_argument("--eval-size", type=int, default=200, help="held-out records for the eval loss")
     train.add_argument("--eval-steps", type=int, default=50)
     train.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (a rerun resumes)")
