@@ -26,6 +26,20 @@ POOLING_DESCRIPTIONS = {
     "avg_ppt": "mean of the prompt states without the last one",
     "avg_all": "mean of the prompt states and the kept states of a generated answer",
 }
+# Where the non-causal families read their states differently from the causal descriptions above.
+FAMILY_POOLING_DESCRIPTIONS = {
+    ("masked", "avg_gen"): "mean of the states at the mask tokens appended after the prompt, where the answer is read",
+    ("masked", "avg_ppt"): "mean of the prompt states without the mask and end tokens",
+    ("masked", "avg_all"): "mean of all token states, masks included",
+    ("seq2seq", "fst_gen"): "the decoder state that predicts the first answer token; one decoder step, no generation",
+    ("seq2seq", "avg_ppt"): "mean of the encoder states over the prompt",
+}
+# How the summary sentence of the card says where the embedding comes from.
+FAMILY_READOUTS = {
+    "causal": "the hidden state that predicts the first word of its answer is the embedding",
+    "masked": "the embedding is read at mask tokens where the model fills in its answer",
+    "seq2seq": "the embedding comes from the decoder states that produce its answer",
+}
 FAMILY_NAMES = {"causal": "causal (decoder-only)", "masked": "masked", "seq2seq": "encoder-decoder"}
 METRIC_NOTES = {
     "success_rate": "success rate: the share of triplets with cos(anchor, positive) > cos(anchor, negative), "
@@ -170,7 +184,10 @@ def template_variables(model, card_fields: CardFields, context: CardContext, eva
         "backbone": module.backbone or "unknown",
         "base_model": card_fields.base_model or _hub_id(module.backbone),
         "pooling": module.pooling,
-        "pooling_description": POOLING_DESCRIPTIONS.get(module.pooling, module.pooling),
+        "pooling_description": FAMILY_POOLING_DESCRIPTIONS.get(
+            (module.family, module.pooling), POOLING_DESCRIPTIONS.get(module.pooling, module.pooling)
+        ),
+        "readout": FAMILY_READOUTS.get(module.family, FAMILY_READOUTS["causal"]),
         "layer": "the last layer" if module.layer_index == module.num_layers else f"layer {module.layer_index}",
         "template": module.template,
         "max_length": module.max_length,
