@@ -4,7 +4,8 @@
 
 Cold: an empty conversion cache (a temporary $INBEDDER_CACHE), so the GGUF file is dequantised and the
 adapter merged. Warm: a second fresh process on the same cache. Each line reports the seconds to import
-inbedder_st, to run load_model(), and to embed one text (which also pages the weights in).
+inbedder_st, to run load_model(), and to embed one text (which also pages the weights in), and the process's
+peak resident memory (benchmarks/suite.py reports it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import tempfile
 
 PROBE = """
-import json, time
+import json, resource, time
 t0 = time.perf_counter()
 import inbedder_st
 t1 = time.perf_counter()
@@ -24,7 +25,8 @@ model = inbedder_st.load_model(device="cpu")
 t2 = time.perf_counter()
 model.encode(["I love cat!"], prompt="What animal is mentioned?")
 t3 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "load_model": t2 - t1, "first_encode": t3 - t2}))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"import": t1 - t0, "load_model": t2 - t1, "first_encode": t3 - t2, "max_rss_mb": rss}))
 """
 
 
@@ -42,7 +44,7 @@ def main() -> None:
     print("| load | import inbedder_st (s) | load_model() (s) | first encode (s) | total (s) |")
     print("|---|---:|---:|---:|---:|")
     for name, t in rows.items():
-        print(f"| {name} | {t['import']:.2f} | {t['load_model']:.2f} | {t['first_encode']:.2f} | {sum(t.values()):.2f} |")
+        print(f"| {name} | {t['import']:.2f} | {t['load_model']:.2f} | {t['first_encode']:.2f} | {t['import'] + t['load_model'] + t['first_encode']:.2f} |")
 
 
 if __name__ == "__main__":

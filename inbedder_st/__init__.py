@@ -5,6 +5,7 @@ from inbedder_st.answers import answer
 from inbedder_st.loading import load_model
 from inbedder_st.model import InBedderModel, register_with_sentence_transformers
 from inbedder_st.module import DEFAULT_INSTRUCTION, InBedder
+from inbedder_st.multi import encode_multi
 from inbedder_st.pooling import POOLINGS
 from inbedder_st.templates import NAMED_TEMPLATES
 
@@ -19,5 +20,6 @@ __all__ = [
     "InBedder",
     "InBedderModel",
     "answer",
+    "encode_multi",
     "load_model",
 ]

@@ -6,6 +6,10 @@ baseline), a saved InBedder or sentence-transformers folder, a causal LM folder 
 InBedder). Results go to
 ``OUTPUT/results/<model>/<revision>/<Task>.json`` (mteb's cache layout); ``OUTPUT/summary.md`` and
 ``summary.csv`` tabulate every model found in OUTPUT on the tasks of the run.
+
+Embedding cache: ``embedding_cache=DIR`` (or ``$INBEDDER_EMBEDDING_CACHE=DIR`` for ``inbedder evaluate``) keeps
+every embedding in DIR (inbedder_st/cache.py), so a rerun, or a task sharing texts and an instruction with
+another, reads them back; robustness families are embedded in one ``encode_multi`` pass per text.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def run(
     data: str | Path | None = None,
     robustness: bool = False,
     progress: bool = True,
+    embedding_cache: str | Path | None = None,
 ) -> EvaluationRun:
     import mteb
     from mteb.cache import ResultCache
@@ -87,6 +92,11 @@ def run(
     output = Path(output)
     tasks = get_tasks(task_names, data=data, robustness=robustness)
     model = resolve_model(model_spec, instruction_mode=instruction_mode, device=device)
+    embedding_cache = embedding_cache or os.environ.get("INBEDDER_EMBEDDING_CACHE")
+    if embedding_cache:
+        from inbedder_st.cache import EmbeddingCache
+
+        model.cache = EmbeddingCache(embedding_cache)
     cache = ResultCache(output)
     label = model.mteb_model_meta.model_name_with_experiment
     _say(
@@ -109,6 +119,8 @@ def run(
         split_scores = next(iter(result.task_results[0].scores.values()))
         scores = {s["hf_subset"]: round(100 * s["main_score"], 2) for s in split_scores}
         _say(f"[{number}/{len(tasks)}] {task.metadata.name}: {scores} ({time.monotonic() - tick:.0f} s)", progress)
+    if model.cache is not None:
+        _say(f"embedding cache {model.cache.root}: {model.cache.hits} read, {model.cache.misses} computed", progress)
     names = [task.metadata.name for task in tasks]
     markdown = write_results_table(read_results(output, names), output / "summary.md", output / "summary.csv")
     return EvaluationRun(label, names, markdown, output, time.monotonic() - started)

@@ -208,7 +208,7 @@ class InBedder(InputModule):
     def forward(self, features: dict[str, torch.Tensor], **kwargs) -> dict[str, torch.Tensor]:
         self.check_pooling()
         embedding = self.family_impl.embed(self, features["input_ids"], features["attention_mask"])
-        features["sentence_embedding"] = embedding.float()
+        features["sentence_embedding"] = embedding.float().clone()  # a view would keep the whole batch's states alive per text
         return features
 
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> causal.Generation:

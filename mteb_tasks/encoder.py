@@ -8,6 +8,10 @@ name or type if given, else the task's ``metadata.prompt``); this wrapper only d
 - ``"prepend"`` (plain sentence-transformers baselines): ``"<instruction> "`` is prepended to every text
   (sentence-transformers' own prompt mechanism). Results are filed as the experiment ``instructions=prepend``.
 - ``"ignore"`` (the default for plain baselines, like the paper's e5 runs): no prompt at all.
+
+With an ``EmbeddingCache`` (``cache=``), embeddings are read from disk when stored; for a robustness family
+(a task and its instruction variants) the first encode embeds the texts under every instruction of the family
+at once (``encode_multi``: each text's prefix is computed once) and the variants read theirs back.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from mteb.models import ModelMeta, SentenceTransformerEncoderWrapper
 from mteb.models.abs_encoder import AbsEncoder
 
+from inbedder_st.cache import EmbeddingCache
 from inbedder_st.module import InBedder
 
 if TYPE_CHECKING:
@@ -46,6 +51,7 @@ class InstructionEncoder(AbsEncoder):
         *,
         meta: ModelMeta | None = None,
         prompts_dict: dict[str, str] | None = None,
+        cache: EmbeddingCache | None = None,
     ):
         inbedder = is_inbedder(model)
         mode = instruction_mode or ("prompt" if inbedder else "ignore")
@@ -56,6 +62,7 @@ class InstructionEncoder(AbsEncoder):
         self.model = model
         self.instruction_mode = mode
         self.prompts_dict = prompts_dict
+        self.cache = cache
         meta = meta or ModelMeta.from_sentence_transformer_model(model, fill_missing=None)
         if mode == "prepend":  # a different experiment: keep its results apart from the plain run
             meta = meta.model_copy(
@@ -72,10 +79,17 @@ class InstructionEncoder(AbsEncoder):
     def encode(self, inputs, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs) -> np.ndarray:
         texts = [text for batch in inputs for text in batch["text"]]
         kwargs.pop("convert_to_numpy", None)
-        embeddings = self.model.encode(
-            texts, prompt=self.prompt_for(task_metadata, prompt_type), convert_to_numpy=True, **kwargs
-        )
-        return np.asarray(embeddings, dtype=np.float32)
+        prompt = self.prompt_for(task_metadata, prompt_type)
+        if self.cache is None:
+            embeddings = self.model.encode(texts, prompt=prompt, convert_to_numpy=True, **kwargs)
+            return np.asarray(embeddings, dtype=np.float32)
+        from mteb_tasks.robustness import INSTRUCTION_FAMILIES  # here: robustness imports this module's users
+
+        family = INSTRUCTION_FAMILIES.get(task_metadata.name, ())
+        if self.instruction_mode == "prompt" and prompt in family:
+            options = {k: kwargs[k] for k in ("batch_size", "show_progress_bar") if k in kwargs}
+            self.cache.warm_multi(self.model, texts, family, **options)
+        return self.cache.encode(self.model, texts, prompt=prompt, **kwargs)
 
 
 def instruction_aware(model: Any) -> Any:

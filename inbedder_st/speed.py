@@ -1,0 +1,43 @@
+"""Throughput options applied to a loaded InBedder: a half-precision dtype and torch.compile.
+
+    model = inbedder_st.load_model()
+    inbedder_st.speed.apply(model, dtype="bfloat16")      # and/or compile=True
+
+``benchmarks/speed_options.py`` measures each option's speed, cosine to fp32 and dev-suite triplet accuracy;
+the README gives the numbers. Options are offered only when they pass the bars (cosine >= 0.99 to fp32,
+triplet accuracy within 1 point). Dynamic int8 quantisation of the Linear layers was measured and is not
+offered: its embeddings reach only cos ~0.89 to fp32, and its activation scales are computed per batch, so an
+embedding would depend on the batch it is in (DESIGN.md, decision 3).
+"""
+
+from __future__ import annotations
+
+import torch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def apply(model, *, dtype: str | torch.dtype | None = None, compile: bool = False):
+    """Change ``model``'s backbone in place and return ``model``.
+
+    - ``dtype``: cast the backbone's weights ("bfloat16", "float16"); embeddings are still returned as float32.
+      On CPUs with AMX or AVX512-FP16 (Sapphire Rapids and later) both are about 3x faster than fp32.
+    - ``compile``: ``torch.compile`` each decoder layer (dynamic shapes: prompt lengths vary by batch).
+    """
+    backbone = model[0].model
+    if dtype is not None:
+        backbone.to(resolve_dtype(dtype))
+    if compile:
+        from inbedder_st.backbones.causal import _decoder_layers
+
+        for layer in _decoder_layers(backbone):
+            layer.compile(dynamic=True)
+    return model
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"Unknown dtype {dtype!r}. Valid choices: {sorted(DTYPES)}.")
+    return DTYPES[dtype]
