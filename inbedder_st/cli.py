@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def cmd_evaluate(args) -> None:
     try:
         run = evaluation.run(
             args.model, tasks, args.output, batch_size=args.batch_size, instruction_mode=args.instruction_mode,
-            device=args.device, data=args.data, robustness=args.robustness,
+            device=args.device, data=args.data, robustness=args.robustness, embedding_cache=args.embedding_cache,
         )  # fmt: skip
     except (KeyError, OSError, RuntimeError) as error:  # unknown task, missing data or model, a failed task
         raise CliError(error.args[0] if isinstance(error, KeyError) else str(error)) from None
@@ -226,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--robustness", action="store_true", help="also run the correct/implicit/incorrect instruction variants (dci, dii)")
     evaluate.add_argument("--data", help="shared data folder of the dev tasks (default: $INBEDDER_DATA or ../shared/data)")
     evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument(
+        "--embedding-cache", metavar="DIR", default=os.environ.get("INBEDDER_EMBEDDING_CACHE"),
+        help="reuse embeddings stored in DIR and store new ones there (default: $INBEDDER_EMBEDDING_CACHE; none if unset)",
+    )  # fmt: skip
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(commands)

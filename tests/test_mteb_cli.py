@@ -118,3 +118,20 @@ def test_default_model_meta_loads_through_its_loader_and_names_the_results(tmp_p
         / default_model_meta.revision
         / "NYTTopicClustering.json"
     ).is_file()
+
+
+def test_evaluate_embedding_cache_option_reuses_embeddings(tmp_path, default_model, capsys):
+    store = tmp_path / "embeddings"
+    calls = []
+    hook = default_model[0].model.base_model.register_forward_pre_hook(lambda *args: calls.append(1))
+    try:
+        command = ["evaluate", "--model", "default", "--tasks", "NYTLocationClustering", "--embedding-cache", str(store)]
+        assert main([*command, "--output", str(tmp_path / "first")]) == 0
+        computed = len(calls)
+        assert main([*command, "--output", str(tmp_path / "second")]) == 0  # a new results folder: mteb reruns
+    finally:
+        hook.remove()
+    assert computed > 0 and len(calls) == computed  # the second run read every embedding from the cache
+    assert list(store.rglob("*.npz"))
+    first, second = ((tmp_path / name / "summary.md").read_text() for name in ("first", "second"))
+    assert first == second
