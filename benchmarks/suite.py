@@ -1,6 +1,6 @@
 """One run, one markdown table: InBedder's speed and memory against its limits and baselines.
 
-Run from the repository root (about an hour on a 2-core CPU; the 10 x 1,000 long-text baseline dominates):
+Run from the repository root (about 45 minutes on a 2-core CPU; the 10 x 1,000 long-text baseline dominates):
 
     python benchmarks/suite.py --output out/benchmark.md
 

@@ -37,3 +37,12 @@ def test_compile_wraps_each_decoder_layer(copy_of_default):
 def test_unknown_dtype():
     with pytest.raises(ValueError, match="Unknown dtype 'int4'"):
         speed.resolve_dtype("int4")
+
+
+def test_compile_refuses_other_families(tmp_path):
+    import inbedder_st
+    from tiny_models import build_t5
+
+    model = inbedder_st.load_model(str(build_t5(tmp_path / "t5")))
+    with pytest.raises(ValueError, match="causal backbones only.*'seq2seq'"):
+        speed.apply(model, compile=True)
