@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -228,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="shared data folder of the dev tasks (default: $INBEDDER_DATA or ../shared/data)")
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.add_argument(
-        "--embedding-cache", metavar="DIR", default=os.environ.get("INBEDDER_EMBEDDING_CACHE"),
+        "--embedding-cache", metavar="DIR",
         help="reuse embeddings stored in DIR and store new ones there (default: $INBEDDER_EMBEDDING_CACHE; none if unset)",
     )  # fmt: skip
 

@@ -208,7 +208,9 @@ class InBedder(InputModule):
     def forward(self, features: dict[str, torch.Tensor], **kwargs) -> dict[str, torch.Tensor]:
         self.check_pooling()
         embedding = self.family_impl.embed(self, features["input_ids"], features["attention_mask"])
-        features["sentence_embedding"] = embedding.float().clone()  # a view would keep the whole batch's states alive per text
+        # Always a copy (one, whatever the dtype): fst_gen's vector is a view of the batch's hidden states, and
+        # sentence-transformers keeps each row, so a view would keep every batch's states alive.
+        features["sentence_embedding"] = embedding.to(torch.float32, copy=True)
         return features
 
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> causal.Generation:

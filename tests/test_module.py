@@ -186,3 +186,14 @@ def test_similarity_and_normalisation_work_unchanged(default_model):
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     sims = default_model.similarity(emb, emb)
     assert sims.shape == (2, 2) and abs(float(sims[0, 1]) - float(emb[0] @ emb[1])) < 1e-5
+
+
+
+def test_the_embedding_does_not_hold_the_batchs_hidden_states(default_model, emotion_texts):
+    """sentence-transformers keeps each batch's rows until the end of encode: a view into the [batch, tokens, dim]
+    states would keep them all alive (memory grew with the number of texts), so the module returns a copy."""
+    features = default_model.preprocess(emotion_texts[:8], prompt="How does the customer feel?")
+    with torch.inference_mode():
+        embedding = default_model[0](features)["sentence_embedding"]
+    assert embedding.shape == (8, default_model.get_embedding_dimension())
+    assert embedding.untyped_storage().nbytes() == embedding.numel() * 4
