@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 OUTPUT_SUFFIXES = (".npy", ".jsonl")
+SPARSE_OUTPUT_SUFFIXES = (".npz", ".jsonl")  # scipy CSR matrix, or (token, id, weight) lists per text
 
 
 class CliError(Exception):
@@ -52,36 +53,72 @@ def load(args):
         options["fine_tuned"] = False  # the default backbone without the package's QA fine-tuning
     if getattr(args, "pooling", None):
         options["pooling"] = args.pooling
+    if getattr(args, "top_k", None) is not None:
+        options["answer_top_k"] = args.top_k
+    loader = inbedder_st.load_sparse_model if options.get("pooling") == "answer_sparse" else inbedder_st.load_model
     try:
-        return inbedder_st.load_model(name, **options)
+        return loader(name, **options)
     except (OSError, ValueError, TypeError) as error:
         raise CliError(f"cannot load model {args.model!r}: {error}") from None
 
 
 def cmd_encode(args) -> None:
-    import numpy as np
-
-    if args.output and not args.output.endswith(OUTPUT_SUFFIXES):
-        raise CliError(f"--output must end with one of {OUTPUT_SUFFIXES}, got {args.output!r}")
+    sparse = args.pooling == "answer_sparse"
+    suffixes = SPARSE_OUTPUT_SUFFIXES if sparse else OUTPUT_SUFFIXES
+    if args.output and not args.output.endswith(suffixes):
+        kind = "sparse (--pooling answer_sparse)" if sparse else "dense"
+        raise CliError(f"--output of {kind} embeddings must end with one of {suffixes}, got {args.output!r}")
+    if args.top_k is not None and not sparse:
+        raise CliError("--top-k applies to --pooling answer_sparse only")
     texts = read_texts(args.input)
     model = load(args)
-    embeddings = model.encode(
-        texts,
-        prompt=args.prompt,
-        prompt_name=args.prompt_name,
-        batch_size=args.batch_size,
-        normalize_embeddings=args.normalize,
-        show_progress_bar=True,
-    )
-    if args.output and args.output.endswith(".npy"):
-        np.save(args.output, embeddings)
+    options = dict(prompt=args.prompt, prompt_name=args.prompt_name, batch_size=args.batch_size, show_progress_bar=True)
+    if sparse:
+        embeddings = model.encode(texts, **options)  # a sparse COO tensor, L2-normalised rows
+        write_sparse(model, texts, embeddings, args.output)
     else:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-        for text, vector in zip(texts, embeddings):
-            out.write(json.dumps({"text": text, "embedding": [round(float(x), 7) for x in vector]}) + "\n")
-        if args.output:
-            out.close()
+        embeddings = model.encode(texts, normalize_embeddings=args.normalize, **options)
+        write_dense(texts, embeddings, args.output)
     print(f"encoded {len(texts)} texts -> {tuple(embeddings.shape)}", file=sys.stderr)
+
+
+def write_dense(texts: list[str], embeddings, output: str | None) -> None:
+    import numpy as np
+
+    if output and output.endswith(".npy"):
+        np.save(output, embeddings)
+        return
+    lines = (json.dumps({"text": t, "embedding": [round(float(x), 7) for x in v]}) for t, v in zip(texts, embeddings))
+    write_lines(lines, output)
+
+
+def write_sparse(model, texts: list[str], embeddings, output: str | None) -> None:
+    """``.npz``: a scipy CSR matrix [texts, vocabulary]; JSONL: each text's active (token, id, weight) entries."""
+    if output and output.endswith(".npz"):
+        import scipy.sparse
+
+        coo = embeddings.coalesce().cpu()
+        rows, columns = coo.indices().numpy()
+        matrix = scipy.sparse.csr_matrix((coo.values().numpy(), (rows, columns)), shape=tuple(coo.shape))
+        scipy.sparse.save_npz(output, matrix)
+        return
+    decoded = model.decode(embeddings) if len(texts) else []
+    lines = []
+    for text, pairs in zip(texts, decoded):
+        ids = model.tokenizer.convert_tokens_to_ids([token for token, _ in pairs])
+        entries = [{"token": token, "id": i, "weight": round(w, 7)} for (token, w), i in zip(pairs, ids)]
+        lines.append(json.dumps({"text": text, "sparse": entries}))
+    write_lines(lines, output)
+
+
+def write_lines(lines, output: str | None) -> None:
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        for line in lines:
+            out.write(line + "\n")
+    finally:
+        if output:
+            out.close()
 
 
 def cmd_answer(args) -> None:
@@ -173,6 +210,9 @@ def add_texts(sub: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
+    from inbedder_st.answer_space import ANSWER_POOLINGS
+    from inbedder_st.pooling import POOLINGS
+
     parser = argparse.ArgumentParser(prog="inbedder", description="Instruction-following text embeddings.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -181,8 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     encode = add("encode", cmd_encode, "Embed texts under an instruction.")
     add_texts(encode)
-    encode.add_argument("--output", help="FILE.npy or FILE.jsonl (default: JSONL on stdout)")
-    encode.add_argument("--pooling", choices=["fst_gen", "avg_gen", "last_gen", "avg_ppt", "avg_all"])
+    encode.add_argument(
+        "--output", help="FILE.npy or FILE.jsonl (sparse: FILE.npz, a scipy CSR matrix, or FILE.jsonl); default: JSONL on stdout"
+    )
+    encode.add_argument("--pooling", choices=POOLINGS + ANSWER_POOLINGS, help="default: the model's own")
+    encode.add_argument("--top-k", type=int, help="answer_sparse: vocabulary entries kept per text (default 64)")
     encode.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
 
     answer = add("answer", cmd_answer, "Print each text's generated answer to the instruction.")

@@ -1,4 +1,4 @@
-"""``load_model``: the one entry point for the default model, saved InBedders and any causal LM."""
+"""``load_model`` / ``load_sparse_model``: the entry points for the default model, saved InBedders and any LM."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from inbedder_st import default
 from inbedder_st.checkpoints import paper_settings
 from inbedder_st.model import InBedderModel
 from inbedder_st.module import InBedder
+from inbedder_st.sparse import InBedderSparseModel
 
 # Options that belong to the SentenceTransformer rather than to the InBedder module.
 MODEL_OPTIONS = ("device", "prompts", "default_prompt_name", "cache_folder", "revision", "token", "local_files_only")
+SPARSE_OPTIONS = ("max_active_dims", "similarity_fn_name")
 
 
 def is_saved_inbedder(name_or_path: str) -> bool:
@@ -32,15 +34,38 @@ def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool 
       family is detected from its config; ``family=`` overrides).
 
     InBedder options: ``template`` ("qa", "alpaca", "chat" or a string with {input} and {instruction}),
-    ``pooling`` (fst_gen, avg_gen, last_gen, avg_ppt, avg_all), ``layer`` (negative counts from the end),
+    ``pooling`` (fst_gen, avg_gen, last_gen, avg_ppt, avg_all; causal LMs also answer_dist, answer_sparse:
+    see answer_space.py, and ``load_sparse_model`` for the sparse form), ``layer`` (negative counts from the end),
     ``max_length``, ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``seed``,
     ``filter_stopwords``, ``filter_words``, ``default_instruction``; masked LMs: ``mask_length``,
     ``lm_head_transform``. ``dtype`` sets the backbone's
-    torch dtype (e.g. ``"bfloat16"`` on a GPU); weights load in fp32 otherwise.
+    torch dtype (e.g. ``"bfloat16"`` on a GPU); weights load in fp32 otherwise. Answer-space options:
+    ``answer_temperature``, ``answer_top_k``, ``answer_drop`` ("special", "punctuation", "stopwords"),
+    ``answer_steps`` ("first", "answer").
     """
+    return _load(InBedderModel, name_or_path, dtype=dtype, fine_tuned=fine_tuned, **options)
+
+
+def load_sparse_model(
+    name_or_path: str | None = None, *, dtype=None, fine_tuned: bool = True, **options
+) -> InBedderSparseModel:
+    """Load an InBedder as a sentence-transformers ``SparseEncoder`` with the ``answer_sparse`` readout.
+
+    Takes what ``load_model`` takes (``answer_top_k`` sets how many vocabulary entries stay active, and the
+    SparseEncoder's ``max_active_dims``); a saved sparse InBedder folder loads as it was saved.
+    """
+    if options.setdefault("pooling", "answer_sparse") != "answer_sparse":
+        raise ValueError(f"load_sparse_model serves pooling='answer_sparse', got pooling={options['pooling']!r}.")
+    if name_or_path is not None and is_saved_inbedder(name_or_path):
+        options.pop("pooling")
+    return _load(InBedderSparseModel, name_or_path, dtype=dtype, fine_tuned=fine_tuned, **options)
+
+
+def _load(model_class, name_or_path: str | None, *, dtype, fine_tuned: bool, **options):
     if name_or_path is not None and _looks_like_a_path(name_or_path) and not os.path.exists(name_or_path):
         raise FileNotFoundError(f"No such model folder: {name_or_path!r}")
-    model_options = {k: options.pop(k) for k in MODEL_OPTIONS if k in options}
+    known = MODEL_OPTIONS + (SPARSE_OPTIONS if model_class is InBedderSparseModel else ())
+    model_options = {k: options.pop(k) for k in known if k in options}
     released = paper_settings(name_or_path) if name_or_path is not None else {}
     options = {**released, **options}
     if name_or_path is not None and not released and (
@@ -52,7 +77,9 @@ def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool 
                 "model[0] after loading, or save a new model."
             )
         model_kwargs = {"dtype": dtype} if dtype else None
-        return InBedderModel(name_or_path, model_kwargs=model_kwargs, **model_options)
+        model = model_class(name_or_path, model_kwargs=model_kwargs, **model_options)
+        _check_sparse_pooling(model)
+        return model
 
     hub_kwargs = {k: model_options.pop(k) for k in ("revision", "token", "local_files_only") if k in model_options}
     if "cache_folder" in model_options:
@@ -64,7 +91,16 @@ def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool 
         model_options["prompts"] = {**default.DEFAULT_PROMPTS, **model_options.get("prompts", {})}
     else:
         module = InBedder.from_backbone(name_or_path, dtype=dtype, hub_kwargs=hub_kwargs, **options)
-    return InBedderModel(modules=[module], **model_options)
+    if model_class is InBedderSparseModel:
+        model_options.setdefault("max_active_dims", module.answer_top_k)
+        model_options.setdefault("similarity_fn_name", "dot")  # the vectors are L2-normalised: dot = cosine
+    return model_class(modules=[module], **model_options)
+
+
+def _check_sparse_pooling(model) -> None:
+    pooling = model[0].pooling
+    if isinstance(model, InBedderSparseModel) and pooling != "answer_sparse":
+        raise ValueError(f"This saved InBedder pools with {pooling!r}; load it with load_model, not load_sparse_model.")
 
 
 def _is_hub_inbedder(name_or_path: str, model_options: dict) -> bool:

@@ -32,8 +32,8 @@ def register_with_sentence_transformers() -> None:
         SentenceTransformer._module_classes = MappingProxyType(known)
 
 
-class InBedderModel(SentenceTransformer):
-    """A drop-in SentenceTransformer; ``prompt`` is the instruction the embedding should answer."""
+class InBedderMixin:
+    """What InBedderModel and InBedderSparseModel add to their sentence-transformers base class."""
 
     _module_classes = KNOWN_MODULE_CLASSES
 
@@ -58,13 +58,17 @@ class InBedderModel(SentenceTransformer):
         single = isinstance(inputs, str)
         texts = check_texts([inputs] if single else inputs)
         if not texts:
-            return _empty_embeddings(self.get_embedding_dimension(), kwargs)
+            return self._empty_embeddings(kwargs)
         return super().encode(inputs if single else texts, *args, **kwargs)
 
+    def _empty_embeddings(self, kwargs: dict):
+        dim = self.get_embedding_dimension()
+        if kwargs.get("convert_to_tensor"):
+            return torch.zeros((0, dim))
+        if kwargs.get("convert_to_numpy", True):
+            return np.zeros((0, dim), dtype=np.float32)
+        return []
 
-def _empty_embeddings(dim: int, kwargs: dict):
-    if kwargs.get("convert_to_tensor"):
-        return torch.zeros((0, dim))
-    if kwargs.get("convert_to_numpy", True):
-        return np.zeros((0, dim), dtype=np.float32)
-    return []
+
+class InBedderModel(InBedderMixin, SentenceTransformer):
+    """A drop-in SentenceTransformer; ``prompt`` is the instruction the embedding should answer."""

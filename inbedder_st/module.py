@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules import InputModule
 
+from inbedder_st import answer_space
 from inbedder_st.backbones import causal, family_module, load_family
 from inbedder_st.inputs import check_texts
 from inbedder_st.prompt_ids import PromptTokenizer, pad
@@ -46,6 +47,10 @@ class InBedder(InputModule):
         "default_instruction",
         "mask_length",
         "lm_head_transform",
+        "answer_temperature",
+        "answer_top_k",
+        "answer_drop",
+        "answer_steps",
     ]
     save_in_root = True
 
@@ -69,6 +74,10 @@ class InBedder(InputModule):
         default_instruction: str = DEFAULT_INSTRUCTION,
         mask_length: int = 3,
         lm_head_transform: bool = False,
+        answer_temperature: float = 1.0,
+        answer_top_k: int = 64,
+        answer_drop: str = "punctuation",
+        answer_steps: str = "first",
     ):
         super().__init__()
         family_module(family)  # validates
@@ -79,9 +88,9 @@ class InBedder(InputModule):
         self.template = resolve_template(template, tokenizer)
         pooling = pooling or self.family_impl.DEFAULT_POOLING
         self.pooling = POOLING_ALIASES.get(pooling, pooling)
-        self.check_pooling()
         self.layer = layer
         self.layer_index  # validates
+        self.check_pooling()
         self.max_length = int(max_length)
         self.max_new_tokens = int(max_new_tokens)
         self.do_sample = bool(do_sample)
@@ -97,6 +106,11 @@ class InBedder(InputModule):
         self.lm_head_transform = bool(lm_head_transform)
         if self.lm_head_transform and (family != "masked" or self.pooling != "avg_gen"):
             raise ValueError("lm_head_transform applies to the masked family with pooling='avg_gen' only.")
+        answer_space.check_options(answer_drop, answer_steps, answer_temperature, answer_top_k)
+        self.answer_temperature = float(answer_temperature)
+        self.answer_top_k = int(answer_top_k)
+        self.answer_drop = answer_drop
+        self.answer_steps = answer_steps
         self._told_default_instruction = False
         self._cache: dict[tuple, Any] = {}
         self.prompt_tokenizer  # validates the template against the tokenizer
@@ -110,7 +124,19 @@ class InBedder(InputModule):
     def check_pooling(self) -> str:
         valid = self.family_impl.POOLINGS
         if self.pooling not in valid:
-            raise ValueError(f"Unknown pooling {self.pooling!r} for the {self.family} family. Valid choices: {list(valid)}.")
+            hint = (
+                " The answer-space poolings need a causal LM's next-token distribution."
+                if self.pooling in answer_space.ANSWER_POOLINGS
+                else ""
+            )
+            raise ValueError(
+                f"Unknown pooling {self.pooling!r} for the {self.family} family. Valid choices: {list(valid)}.{hint}"
+            )
+        if self.pooling in answer_space.ANSWER_POOLINGS and self.layer_index != self.num_layers:
+            raise ValueError(
+                f"Pooling {self.pooling!r} reads the LM head's next-token distribution, which comes from the last "
+                f"layer; got layer={self.layer!r}. Use layer=-1."
+            )
         return self.pooling
 
     @property
@@ -177,7 +203,19 @@ class InBedder(InputModule):
             self._cache[key] = filter_token_ids(self.tokenizer, words)
         return self._cache[key]
 
+    @property
+    def answer_dropped(self) -> torch.Tensor:
+        """[vocab] bool: tokens left out of the answer distribution (answer_space.dropped_token_mask)."""
+        return answer_space.dropped_token_mask(self.tokenizer, self.vocab_size, self.answer_drop)
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the LM head (the answer_sparse dimension)."""
+        return self.model.get_output_embeddings().weight.shape[0]
+
     def get_embedding_dimension(self) -> int:
+        if self.pooling == "answer_sparse":
+            return self.vocab_size
         return self.model.config.get_text_config().hidden_size
 
     # ----- the sentence-transformers module interface ------------------------------------------

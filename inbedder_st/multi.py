@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from inbedder_st import answer_space
 from inbedder_st.backbones import causal
 from inbedder_st.inputs import check_texts
 from inbedder_st.prompt_ids import pad
@@ -83,7 +84,8 @@ def encode_multi(
     """Embeddings of every text under every instruction: ``[len(prompts), len(texts), dim]`` float32.
 
     Equal to ``model.encode(texts, prompt=p)`` for each ``p`` (up to float rounding), for an InBedder with a
-    causal backbone and fst_gen pooling. ``reuse``: "text" (share each text's prefix across instructions),
+    causal backbone and fst_gen pooling, or answer_dist / answer_sparse read from the first answer step
+    (answer_sparse returns a sparse COO torch tensor of that shape, with ``answer_top_k`` entries per row). ``reuse``: "text" (share each text's prefix across instructions),
     "instruction" (share each instruction's prefix across texts), "none" (plain ``encode`` per instruction)
     or "auto" ("text" for text-first templates, else "none": the measured choice).
     """
@@ -97,11 +99,20 @@ def encode_multi(
     if reuse == "auto":
         reuse = "text" if module.prompt_tokenizer.segments.input_first else "none"
     dim = model.get_embedding_dimension()
+    sparse = module.pooling == "answer_sparse"
     if not texts:
+        if sparse:
+            return torch.sparse_coo_tensor(torch.zeros((3, 0), dtype=torch.long), torch.zeros(0), (len(prompts), 0, dim))
         return np.zeros((len(prompts), 0, dim), dtype=np.float32)
     if show_progress_bar is None:
         show_progress_bar = len(texts) * len(prompts) > batch_size
 
+    if reuse == "none" and sparse:
+        encoded = [
+            model.encode(texts, prompt=p, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_tensor=True)
+            for p in prompts
+        ]
+        return torch.stack([e.cpu() if e.is_sparse else e.cpu().to_sparse() for e in encoded]).coalesce()
     if reuse == "none":
         return np.stack(
             [
@@ -122,9 +133,41 @@ def encode_multi(
             states = _text_major(module, grid, batch_size, show_progress_bar)
         else:
             states = _instruction_major(module, grid, batch_size, show_progress_bar)
-        states = states[[unique.index(i) for i in instructions]]
-        embeddings = _finish(model, states.reshape(-1, states.shape[-1]), normalize_embeddings)
+        states = states[[unique.index(i) for i in instructions]].reshape(-1, states.shape[-1])
+        if module.pooling == "answer_sparse":
+            return _sparse_readout(module, states, (len(prompts), len(texts)))
+        embeddings = _finish(model, _dense_readout(module, states), normalize_embeddings)
     return embeddings.reshape(len(prompts), len(texts), -1).cpu().numpy().astype(np.float32)
+
+
+READOUT_CHUNK = 256  # rows read through the LM head at once ([chunk, vocab] fp32: 50 MB for SmolLM2)
+
+
+def _answer_probabilities(module, states: torch.Tensor) -> torch.Tensor:
+    lm_head = module.model.get_output_embeddings()
+    return answer_space.answer_distribution(lm_head(states), module.answer_dropped, module.answer_temperature)
+
+
+def _dense_readout(module, states: torch.Tensor) -> torch.Tensor:
+    """fst_gen: the states themselves; answer_dist: their expected answer-token embeddings."""
+    if module.pooling == "fst_gen":
+        return states
+    chunks = states.split(READOUT_CHUNK)
+    return torch.cat([causal.answer_readout(module, _answer_probabilities(module, chunk)) for chunk in chunks])
+
+
+def _sparse_readout(module, states: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """answer_sparse: a sparse COO tensor [len(prompts), len(texts), vocab], one chunk of rows at a time."""
+    m, n = shape
+    indices, values = [], []
+    for start in range(0, states.shape[0], READOUT_CHUNK):
+        vectors = causal.answer_readout(module, _answer_probabilities(module, states[start : start + READOUT_CHUNK]))
+        rows, columns = vectors.nonzero(as_tuple=True)
+        flat = rows + start
+        indices.append(torch.stack([flat // n, flat % n, columns]).cpu())
+        values.append(vectors[rows, columns].float().cpu())
+    size = (m, n, module.vocab_size)
+    return torch.sparse_coo_tensor(torch.cat(indices, 1), torch.cat(values), size, check_invariants=True).coalesce()
 
 
 def build_grid(module, texts: list[str], instructions: list[str]) -> PromptGrid:
@@ -146,7 +189,7 @@ def _text_major(module, grid: PromptGrid, batch_size: int, progress: bool) -> to
     m, n = grid.n_instructions, grid.n_texts
     cuts = [common_prefix_length([grid.ids[j][t] for j in range(m)]) for t in range(n)]
     order = sorted(range(n), key=lambda t: -cuts[t])  # similar shared lengths share a batch: little padding
-    out = torch.empty((m, n, module.get_embedding_dimension()), dtype=torch.float32)
+    out = torch.empty((m, n, _hidden_size(module)), dtype=torch.float32)
     bar = tqdm(total=n * m, desc="encode_multi", disable=not progress, unit="emb")
     for start in range(0, n, batch_size):
         rows = order[start : start + batch_size]
@@ -163,7 +206,7 @@ def _text_major(module, grid: PromptGrid, batch_size: int, progress: bool) -> to
 def _instruction_major(module, grid: PromptGrid, batch_size: int, progress: bool) -> torch.Tensor:
     """[m, n, H]: per instruction, one pass over its shared part, then the texts' tails in batches."""
     m, n = grid.n_instructions, grid.n_texts
-    out = torch.empty((m, n, module.get_embedding_dimension()), dtype=torch.float32)
+    out = torch.empty((m, n, _hidden_size(module)), dtype=torch.float32)
     bar = tqdm(total=n * m, desc="encode_multi", disable=not progress, unit="emb")
     for j in range(m):
         cut = common_prefix_length(grid.ids[j])
@@ -192,6 +235,10 @@ def _shared_pass(module, shared: list[list[int]]):
     return out.past_key_values, mask
 
 
+def _hidden_size(module) -> int:
+    return module.model.config.get_text_config().hidden_size
+
+
 def _tail_pass(module, cache, shared_mask: torch.Tensor, tails: list[list[int]]) -> torch.Tensor:
     """States at ``layer`` of each row's last tail token; the cache is cropped back to the shared part."""
     batch = pad(tails, module.pad_id, side=causal.PADDING_SIDE)
@@ -217,7 +264,7 @@ def _finish(model, embeddings: torch.Tensor, normalize: bool) -> torch.Tensor:
 
 
 def supports_encode_multi(model) -> bool:
-    """True for an InBedder with a causal backbone and fst_gen pooling (what ``encode_multi`` computes)."""
+    """True for an InBedder with a causal backbone and a first-answer-step pooling (what ``encode_multi`` computes)."""
     try:
         _checked_module(model)
     except (TypeError, ValueError):
@@ -241,10 +288,15 @@ def _checked_module(model):
             f"encode_multi reuses a causal LM's key/value cache; this InBedder's family is {module.family!r}. "
             "Use model.encode(texts, prompt=p) per instruction."
         )
-    if module.pooling != "fst_gen":
+    first_step = module.pooling == "fst_gen" or (
+        module.pooling in answer_space.ANSWER_POOLINGS and module.answer_steps == "first"
+    )
+    if not first_step:
         raise ValueError(
-            f"encode_multi computes the fst_gen state only; this InBedder's pooling is {module.pooling!r}. "
-            "Use model.encode(texts, prompt=p) per instruction, or set model[0].pooling = 'fst_gen'."
+            "encode_multi computes the first answer step's state (fst_gen, and answer_dist / answer_sparse with "
+            f"answer_steps='first'); this InBedder's pooling is {module.pooling!r}"
+            + (f" with answer_steps={module.answer_steps!r}" if module.pooling in answer_space.ANSWER_POOLINGS else "")
+            + ". Use model.encode(texts, prompt=p) per instruction."
         )
     return module
 
