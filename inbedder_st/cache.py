@@ -258,6 +258,11 @@ class EmbeddingCache:
         write_pack(folder, keys, vectors, model_id, instruction_key(prompt))
 
     def _model_id(self, model) -> str:
+        if getattr(model[0], "pooling", None) == "answer_sparse":
+            raise ValueError(
+                "The embedding cache stores dense vectors; answer_sparse embeddings are vocabulary-sized and are not "
+                "cached. Encode them directly, or cache the dense answer_dist readout."
+            )
         model_id, description = model_key(model)
         _write_json_once(self.root / model_id / "model.json", description)
         return model_id

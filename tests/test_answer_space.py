@@ -212,3 +212,42 @@ def test_cli_writes_sparse_jsonl_and_npz(tmp_path, capsys):
     assert matrix[0, first["id"]] == pytest.approx(first["weight"], abs=1e-6)
     assert main(common + ["--output", str(tmp_path / "emb.npy")]) == 2
     assert "must end with one of" in capsys.readouterr().err
+
+
+def test_mteb_evaluates_the_sparse_model_through_its_dense_form(sparse_model):
+    import mteb
+
+    import mteb_tasks
+
+    rows = [{"text": t, "animal": a, "feeling": f} for t, a, f in [
+        ("I love cats!", "cat", "love"), ("Cats are wonderful.", "cat", "love"), ("I hate my cat.", "cat", "hate"),
+        ("My cat is awful.", "cat", "hate"), ("I love dogs!", "dog", "love"), ("Dogs are wonderful.", "dog", "love"),
+        ("I hate my dog.", "dog", "hate"), ("My dog is awful.", "dog", "hate")]]  # fmt: skip
+    task = mteb_tasks.dual_aspect_triplet_task(
+        "AnimalFeelingTriplets", rows, n_triplets=8,
+        aspects={"animal": ("animal", ANIMAL), "feeling": ("feeling", "How does the writer feel?")},
+    )  # fmt: skip
+    meta = mteb_tasks.default_model_meta.model_copy(update={"name": "test/sparse"})
+    result = mteb.evaluate(mteb_tasks.InstructionEncoder(sparse_model, meta=meta), task, cache=None, show_progress_bar=False)
+    scores = {s["hf_subset"]: s["main_score"] for s in result.task_results[0].scores["test"]}
+    assert scores["animal"] >= 0.75
+
+
+def test_the_embedding_cache_refuses_sparse_vectors(sparse_model, tmp_path):
+    from inbedder_st.cache import EmbeddingCache
+
+    with pytest.raises(ValueError, match="answer_dist"):
+        EmbeddingCache(tmp_path / "cache").encode(sparse_model, TEXTS, prompt=ANIMAL)
+
+
+def test_export_of_a_sparse_model_names_its_pooling_and_how_to_index_it(sparse_model, tmp_path):
+    from inbedder_st import hub
+
+    folder = tmp_path / "exported"
+    hub.export(sparse_model, folder, model_id="someone/inbedder-sparse")
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "`answer_sparse` pooling" in card and "inverted index" in card and "load_sparse_model" in card
+    reloaded = inbedder_st.load_sparse_model(str(folder))
+    torch.testing.assert_close(
+        reloaded.encode(TEXTS, prompt=ANIMAL).to_dense(), sparse_model.encode(TEXTS, prompt=ANIMAL).to_dense()
+    )
