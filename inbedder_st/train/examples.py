@@ -16,6 +16,8 @@ IGNORE = -100  # label value the loss skips
 class Example:
     input_ids: list[int]
     labels: list[int]
+    group: int = -1  # examples asking the same question (same source and wording) share a group; -1: none
+    answer: int = -1  # within a group, examples with the same answer share this id
 
 
 def build_examples(
