@@ -9,7 +9,8 @@ Kept out of training, always:
   topical aspects): no reader here reads them, and ``check_wordings`` refuses an aspect of that name;
 - every wording of ``mteb_tasks/heldout_wordings.json`` (checked when the wordings load, when that file is
   present, and by the tests);
-- every text of the dev and held-out tasks' sampled data (``exclusions.excluded_keys``);
+- every text of the dev and held-out tasks' sampled data (``exclusions.excluded_keys``) and of the held-out
+  datasets (``heldout_dataset_keys``);
 - the internal validation data: ``validation`` wordings, ``validation_aspects`` and validation texts (a
   dataset's validation split, or 1 text in 20 by text hash where a dataset has none).
 """
@@ -333,6 +334,25 @@ def _rows(root: Path, name: str, split: str) -> list[Row]:
         raise FileNotFoundError(f"labeled source {name!r}: {error.filename} is missing (data root {root})") from None
 
 
+def heldout_dataset_keys(root: Path) -> set[str]:
+    """text_key of every text of the held-out datasets (a short review sentence can recur in a trained set)."""
+    import io
+    import zipfile
+
+    keys = set()
+    for subset in ("sentiment", "irony"):
+        for file in sorted((root / "labeled" / "tweeteval" / subset).glob("*_text.txt")):
+            keys |= {text_key(text) for text in file.read_text(encoding="utf-8").splitlines() if text.strip()}
+    for file in sorted((root / "dual_aspect" / "hu_liu_reviews").glob("*.zip")):
+        with zipfile.ZipFile(file) as archive:
+            for member in archive.namelist():
+                for line in io.TextIOWrapper(archive.open(member), encoding="latin-1"):
+                    text = line.partition("##")[2].strip()
+                    if text:
+                        keys.add(text_key(text))
+    return keys
+
+
 def _clean(rows: list[Row], banned: set[str]) -> tuple[list[Row], int]:
     """Rows whose text is neither an evaluation text nor in ``banned``, duplicates dropped."""
     excluded, kept, seen = excluded_keys(), [], set()
@@ -373,14 +393,15 @@ def build(
     unknown = sorted(set(names) - set(SOURCES))
     if unknown:
         raise KeyError(f"Unknown labeled source(s) {unknown}; valid: {sorted(SOURCES)}")
-    validation_rows = {name: _clean(_rows(root, name, "validation"), set())[0] for name in names}
-    validation_keys = {text_key(text) for rows in validation_rows.values() for text, _ in rows}
+    heldout = heldout_dataset_keys(root)
+    validation_rows = {name: _clean(_rows(root, name, "validation"), heldout)[0] for name in names}
+    banned = heldout | {text_key(text) for rows in validation_rows.values() for text, _ in rows}
     train, dropped, texts = [], {}, {}
     for name in names:
         trained = [aspect for aspect in SOURCES[name].aspects if wordings_for(spec, aspect, "train")]
         if not trained:
             continue
-        rows, dropped[name] = _clean(_rows(root, name, "train"), validation_keys)
+        rows, dropped[name] = _clean(_rows(root, name, "train"), banned)
         if per_source is not None and len(rows) > per_source:
             rows = random.Random(f"{seed}:{name}").sample(rows, per_source)
         texts[name] = len(rows)
@@ -398,7 +419,7 @@ def build(
         validation.extend(group)
     stats = {
         "texts_per_source": texts,
-        "dropped_evaluation_or_validation_texts": dropped,
+        "dropped_evaluation_heldout_or_validation_texts": dropped,
         "train": describe(train),
         "validation": describe(validation),
         "validation_aspects": list(spec.get("validation_aspects", [])),
