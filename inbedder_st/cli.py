@@ -124,7 +124,7 @@ def cmd_train(args) -> None:
         eval_steps=args.eval_steps, seed=args.seed, bf16=args.bf16, bucket=not args.no_bucket,
         contrastive_weight=args.contrastive_weight, contrastive_temperature=args.contrastive_temperature,
         group_size=args.group_size, keep=args.keep, log_steps=args.log_steps, lora_dropout=args.lora_dropout,
-        warmup_ratio=args.warmup_ratio,
+        warmup_ratio=args.warmup_ratio, time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )  # fmt: skip
     if args.lora_targets:
         config.lora_targets = args.lora_targets.split(",")
@@ -140,6 +140,8 @@ def cmd_train(args) -> None:
         line += f"; validation loss {result['validation_loss_before']:.3f} -> {result['validation_loss_final']:.3f}"
         if result["best_step"] is not None:
             line += f" (kept step {result['best_step']}: {result['best_validation_loss']:.3f})"
+    if result["stopped_at_time_limit"]:
+        line += "; stopped at the time limit before --max-steps (rerun the same command to resume)"
     print(f"{line}; saved to {args.output}")
 
 
@@ -236,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--warmup-ratio", type=float, default=0.03)
     train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fp32 weights); CUDA or CPU")
     train.add_argument("--no-bucket", action="store_true", help="random batches instead of length-bucketed ones")
+    train.add_argument("--time-limit", type=float, metavar="MINUTES",
+                       help="stop training after MINUTES (checkpoint saved, model saved from its best/last step; rerun resumes)")  # fmt: skip
     train.add_argument("--log-steps", type=int, default=10, help="read losses from the device every N steps")
     train.add_argument("--keep", choices=["best", "last"], default="best",
                        help="save the step with the lowest internal validation loss (labeled data) or the last step")  # fmt: skip

@@ -65,6 +65,7 @@ class TrainConfig:
     group_size: int = 8  # with the contrastive term: same-question examples kept together in runs of this size
     keep: str = "best"  # the saved model: "best" (lowest validation loss) or "last" step
     log_steps: int = 10  # loss values are read from the device (a sync) every this many steps
+    time_limit_s: float | None = None  # stop after this much training time (checkpoint saved; rerun resumes)
 
 
 @dataclass
@@ -84,6 +85,7 @@ class TrainResult:
     validation_loss_final: float = float("nan")
     best_step: int | None = None  # the step whose weights were saved (keep="best"), None: the last
     best_validation_loss: float = float("nan")
+    stopped_at_time_limit: bool = False  # the run stopped before max_steps (time_limit_s); the model is its best/last step
 
 
 def _seed_everything(seed: int) -> None:
@@ -385,8 +387,13 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
             _save_best(best_folder, model, step, metrics)
         if metrics or saving or step % config.log_steps == 0:
             flush(metrics)
-        if saving:
+        out_of_time = config.time_limit_s is not None and time.perf_counter() - started > config.time_limit_s
+        if saving or (out_of_time and step < total_steps):
+            flush()
             _save_checkpoint(checkpoint, model, optimizer, scheduler, step, losses, {"best": best})
+        if out_of_time and step < total_steps:
+            logger.warning("Time limit reached at step %d of %d: checkpoint saved (rerun to resume).", step, total_steps)
+            break
     flush()
     bar.close()
     log.close()
@@ -418,4 +425,5 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
         validation_loss_final=final.get("validation_loss", float("nan")),
         best_step=best["step"] if kept_best else None,
         best_validation_loss=best["validation_loss"] if kept_best else float("nan"),
+        stopped_at_time_limit=step < total_steps,
     )
