@@ -167,3 +167,15 @@ def test_inbedder_train_with_labeled_data_runs_end_to_end(opt_folder, tmp_path):
     log = [json.loads(line) for line in (output / "train_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "validation_loss" in e] == [0, 2, 3]
     assert inbedder_st.load_model(str(output), device="cpu").encode(["I love it"], prompt="How does the author feel?").shape[0] == 1
+
+
+def test_the_cached_prompt_tokenizer_gives_the_same_examples(opt_folder):
+    from inbedder_st.prompt_ids import PromptTokenizer
+    from inbedder_st.train.examples import CachedPromptTokenizer
+
+    module = inbedder_st.load_model(str(opt_folder), device="cpu")[0]
+    plain = PromptTokenizer(module.tokenizer, module.template, 96)
+    cached = CachedPromptTokenizer(module.tokenizer, module.template, 96)
+    cached.prefetch_records(RECORDS)
+    for text in {field for r in RECORDS for field in (r.input, r.instruction, r.output)} | {"", "not prefetched"}:
+        assert cached.ids_of(text) == plain.ids_of(text)

@@ -287,6 +287,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
     validation_records = list(validation_records or []) if family == "causal" else []
     validation_examples, _ = build_examples(validation_records, module.tokenizer, module.template, config.max_length, family)
     validation_tags = [(r.aspect or r.source, r.style or "qa") for r in validation_records]
+    logger.info("Built %d training, %d eval and %d validation examples.", len(train_examples), len(eval_examples), len(validation_examples))
     group_size = config.group_size if config.contrastive_weight > 0 else 1
     if group_size > 1:
         groups = assign_groups(train_records, train_examples)
@@ -335,17 +336,16 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
                            group_size=group_size, bucket=config.bucket)  # fmt: skip
     for _ in range(step * config.grad_accum):  # skip what the checkpoint already consumed
         next(stream)
-    started, tokens = time.perf_counter(), 0
-    pending: list[tuple[int, torch.Tensor, torch.Tensor, float]] = []  # per step: (step, loss, contrastive, lr)
+    started, tokens, evaluating_seconds = time.perf_counter(), 0, 0.0
+    pending: list[tuple] = []  # per step: (step, loss, contrastive, lr, training tokens per second so far)
     bar = tqdm(total=total_steps, initial=step, desc="Training", disable=not show_progress_bar)
 
     def flush(extra: dict | None = None) -> None:
         """Read the pending losses from the device (the only per-step sync) and log them."""
         if not pending:
             return
-        values = torch.stack([torch.stack([loss, contrastive]) for _, loss, contrastive, _ in pending]).tolist()
-        rate = tokens / max(time.perf_counter() - started, 1e-9)
-        for n, ((at, _, _, lr), (loss, contrastive)) in enumerate(zip(pending, values)):
+        values = torch.stack([torch.stack([loss, contrastive]) for _, loss, contrastive, _, _ in pending]).tolist()
+        for n, ((at, _, _, lr, rate), (loss, contrastive)) in enumerate(zip(pending, values)):
             losses.append(loss)
             entry = {"step": at, "loss": loss, "lr": lr, "tokens_per_second": rate}
             if config.contrastive_weight > 0:
@@ -377,11 +377,14 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        pending.append((step, window, window_contrastive, scheduler.get_last_lr()[0]))
+        rate = tokens / max(time.perf_counter() - started - evaluating_seconds, 1e-9)  # evaluation time left out
+        pending.append((step, window, window_contrastive, scheduler.get_last_lr()[0], rate))
         bar.update(1)
         evaluating = (eval_examples or validation_examples) and (step % config.eval_steps == 0 or step == total_steps)
         saving = step % config.save_steps == 0 or step == total_steps
+        evaluation_started = time.perf_counter()
         metrics = evaluate() if evaluating else None
+        evaluating_seconds += time.perf_counter() - evaluation_started
         if metrics and metrics.get("validation_loss", float("inf")) < best["validation_loss"]:
             best = {"step": step, "validation_loss": metrics["validation_loss"]}
             _save_best(best_folder, model, step, metrics)

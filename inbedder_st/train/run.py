@@ -9,8 +9,8 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from inbedder_st.prompt_ids import PromptTokenizer
 from inbedder_st.train import answers, labeled
+from inbedder_st.train.examples import CachedPromptTokenizer
 from inbedder_st.train.loop import TrainConfig, train
 from inbedder_st.train.readers import read_qa_file
 from inbedder_st.train.records import QARecord
@@ -43,7 +43,8 @@ def sample_per_source(records: list[QARecord], limit: int | None, seed: int) -> 
 
 def fitting(records: list[QARecord], tokenizer, template: str, max_length: int) -> tuple[list[QARecord], int]:
     """Only the records whose whole passage fits (so an extractive answer is never cut out of its passage)."""
-    prompts = PromptTokenizer(tokenizer, template, max_length)
+    prompts = CachedPromptTokenizer(tokenizer, template, max_length)
+    prompts.prefetch_records(records)
     kept = []
     for record in records:
         room = prompts.text_budget(prompts.ids_of(record.instruction)) - len(prompts.ids_of(record.output)) - 1
@@ -93,6 +94,7 @@ def run_training(
     internal validation set, which picks the kept step)."""
     module = model[0]
     records, mix = read_all(files)
+    logger.info("Read %d QA records from %d files.", len(records), len(files))
     if only_fitting:
         records, mix["dropped_too_long"] = fitting(records, module.tokenizer, module.template, config.max_length)
         logger.warning("Left out %d records whose passage does not fit in %d tokens.", mix["dropped_too_long"], config.max_length)
@@ -102,6 +104,7 @@ def run_training(
         data = labeled.build(labeled_options.root, seed=config.seed, per_source=labeled_options.per_source,
                              per_text=labeled_options.per_text, validation_per_aspect=labeled_options.validation_per_aspect)  # fmt: skip
         generated = data.train
+        logger.info("Generated %d labeled training and %d validation records.", len(generated), len(data.validation))
         if only_fitting:
             generated, dropped = fitting(generated, module.tokenizer, module.template, config.max_length)
             data.stats["dropped_too_long"] = dropped
@@ -111,6 +114,7 @@ def run_training(
         records = records + generated
         validation, _ = answers.prepare(data.validation)
     records, stats = answers.prepare(records, module.tokenizer)
+    logger.info("Training on %d records (QA share %.2f).", len(records), sum(not r.aspect for r in records) / max(len(records), 1))
     mix["answers"] = asdict(stats)
     mix["trained_per_source"] = dict(Counter(r.source for r in records))
     mix["qa_share"] = round(sum(not r.aspect for r in records) / max(len(records), 1), 4)
