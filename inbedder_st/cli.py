@@ -136,29 +136,50 @@ def cmd_answer(args) -> None:
 def cmd_train(args) -> None:
     from inbedder_st.train.loop import TrainConfig
     from inbedder_st.train.readers import shared_qa_files
-    from inbedder_st.train.run import run_training
+    from inbedder_st.train.run import LabeledOptions, run_training
 
-    files = [str(p) for p in shared_qa_files()] if args.data == ["shared"] else args.data
-    if not files:
-        raise CliError("no QA files found (--data shared looks in ../shared/data/qa)")
-    for path in files:
-        if not Path(path).is_file():
-            raise CliError(f"cannot read --data file {path!r}")
+    files: list[str] = []
+    for item in args.data:
+        if item == "shared":
+            found = [str(p) for p in shared_qa_files()]
+            if not found:
+                raise CliError("no QA files found (--data shared looks in ../shared/data/qa)")
+            files.extend(found)
+        elif item != "labeled":
+            if not Path(item).is_file():
+                raise CliError(f"cannot read --data file {item!r}")
+            files.append(item)
+    labeled_options = None
+    if "labeled" in args.data:
+        labeled_options = LabeledOptions(root=args.labeled_data, per_source=args.labeled_per_source,
+                                         per_text=args.wordings_per_text, max_share=args.labeled_share,
+                                         validation_per_aspect=args.validation_per_aspect)  # fmt: skip
     config = TrainConfig(
         output_dir=args.output, max_steps=args.max_steps, epochs=args.epochs, batch_size=args.batch_size,
         grad_accum=args.grad_accum, learning_rate=args.lr, max_length=args.max_length, lora=not args.full,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, eval_size=args.eval_size, save_steps=args.save_steps,
-        eval_steps=args.eval_steps, seed=args.seed,
+        eval_steps=args.eval_steps, seed=args.seed, bf16=args.bf16, bucket=not args.no_bucket,
+        contrastive_weight=args.contrastive_weight, contrastive_temperature=args.contrastive_temperature,
+        group_size=args.group_size, keep=args.keep, log_steps=args.log_steps, lora_dropout=args.lora_dropout,
+        warmup_ratio=args.warmup_ratio, time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )  # fmt: skip
     if args.lora_targets:
         config.lora_targets = args.lora_targets.split(",")
     args.model = args.base
-    recipe = run_training(load(args), files, config, args.limit_per_source, args.only_fitting)
+    try:
+        recipe = run_training(load(args), files, config, args.limit_per_source, args.only_fitting, labeled_options)
+    except (FileNotFoundError, KeyError) as error:  # missing shared data, unknown labeled source
+        raise CliError(str(error)) from None
     result = recipe["result"]
-    print(
-        f"trained {result['steps']} steps on {result['train_records']} records in {result['seconds']:.0f} s; "
-        f"eval loss {result['eval_loss_before']:.3f} -> {result['eval_loss_after']:.3f}; saved to {args.output}"
-    )
+    line = (f"trained {result['steps']} steps on {result['train_records']} records in {result['seconds']:.0f} s; "
+            f"eval loss {result['eval_loss_before']:.3f} -> {result['eval_loss_after']:.3f}")  # fmt: skip
+    if result["validation_records"]:
+        line += f"; validation loss {result['validation_loss_before']:.3f} -> {result['validation_loss_final']:.3f}"
+        if result["best_step"] is not None:
+            line += f" (kept step {result['best_step']}: {result['best_validation_loss']:.3f})"
+    if result["stopped_at_time_limit"]:
+        line += "; stopped at the time limit before --max-steps (rerun the same command to resume)"
+    print(f"{line}; saved to {args.output}")
 
 
 def cmd_demo(args) -> None:
@@ -233,7 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("--json", action="store_true", help="print JSON lines instead of 'text -> answer'")
 
     train = add("train", cmd_train, "Fine-tune an InBedder on short-answer QA (answers only in the loss).")
-    train.add_argument("--data", nargs="+", required=True, help="QA files (SQuAD/TweetQA/BoolQ/... or generic .jsonl/.csv), or 'shared'")
+    train.add_argument(
+        "--data", nargs="+", required=True,
+        help="QA files (SQuAD/TweetQA/BoolQ/... or generic .jsonl/.csv), 'shared' (the QA files of ../shared/data/qa) "
+        "and/or 'labeled' (questions generated from labeled text, inbedder_st/train/wordings.json)",
+    )  # fmt: skip
     train.add_argument("--base", default="zero-shot", help="'zero-shot' (the default backbone), 'default', a causal LM id/folder or a saved InBedder")
     train.add_argument("--output", required=True, help="folder for the trained model, checkpoints and the recipe")
     train.add_argument("--limit-per-source", type=int, help="at most N records per dataset (seeded sample)")
@@ -252,6 +277,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-steps", type=int, default=50)
     train.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (a rerun resumes)")
     train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--lora-dropout", type=float, default=0.05)
+    train.add_argument("--warmup-ratio", type=float, default=0.03)
+    train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fp32 weights); CUDA or CPU")
+    train.add_argument("--no-bucket", action="store_true", help="random batches instead of length-bucketed ones")
+    train.add_argument("--time-limit", type=float, metavar="MINUTES",
+                       help="stop training after MINUTES (checkpoint saved, model saved from its best/last step; rerun resumes)")  # fmt: skip
+    train.add_argument("--log-steps", type=int, default=10, help="read losses from the device every N steps")
+    train.add_argument("--keep", choices=["best", "last"], default="best",
+                       help="save the step with the lowest internal validation loss (labeled data) or the last step")  # fmt: skip
+    labeled = train.add_argument_group("labeled data (--data ... labeled)")
+    labeled.add_argument("--labeled-data", help="shared data folder (default: $INBEDDER_DATA or ../shared/data)")
+    labeled.add_argument("--labeled-per-source", type=int, default=4000, help="at most N texts per labeled source")
+    labeled.add_argument("--labeled-share", type=float, default=0.5, help="labeled records are at most this share of the mix")
+    labeled.add_argument("--wordings-per-text", type=int, default=1, help="questions asked of each labeled text")
+    labeled.add_argument("--validation-per-aspect", type=int, default=60, help="internal validation records per aspect")
+    labeled.add_argument("--contrastive-weight", type=float, default=0.0,
+                         help="weight of the in-batch contrastive term on the fst_gen state (0: off)")  # fmt: skip
+    labeled.add_argument("--contrastive-temperature", type=float, default=0.05)
+    labeled.add_argument("--group-size", type=int, default=8, help="with the contrastive term: same-question texts per run in a batch")
 
     add("demo", cmd_demo, "Show how similarities follow the instruction on the default model.")
 

@@ -12,14 +12,39 @@ from inbedder_st.train.records import QARecord
 IGNORE = -100  # label value the loss skips
 
 
+class CachedPromptTokenizer(PromptTokenizer):
+    """A PromptTokenizer that tokenizes many strings in one batched call (``prefetch``) and remembers them:
+    preparing tens of thousands of records this way takes seconds instead of minutes."""
+
+    def __init__(self, *args, **kwargs):
+        self.cache: dict[str, list[int]] = {}  # before super().__init__, which tokenizes the template
+        super().__init__(*args, **kwargs)
+
+    def prefetch(self, texts, chunk: int = 4096) -> None:
+        missing = list(dict.fromkeys(t for t in texts if t and t not in self.cache))
+        for start in range(0, len(missing), chunk):
+            part = missing[start : start + chunk]
+            self.cache.update(zip(part, self._ids_many(part)))
+
+    def ids_of(self, text: str) -> list[int]:
+        if text not in self.cache:
+            self.cache[text] = super().ids_of(text)
+        return self.cache[text]
+
+    def prefetch_records(self, records) -> None:
+        self.prefetch([field for r in records for field in (r.input, r.instruction, r.output)])
+
+
 @dataclass
 class Example:
     input_ids: list[int]
     labels: list[int]
+    group: int = -1  # examples asking the same question (same source and wording) share a group; -1: none
+    answer: int = -1  # within a group, examples with the same answer share this id
 
 
 def build_examples(
-    records: list[QARecord], tokenizer, template: str, max_length: int, family: str = "causal"
+    records: list[QARecord], tokenizer, template: str, max_length: int, family: str = "causal", prompts=None
 ) -> tuple[list[Example], int]:
     """One example per record; returns the examples and how many passages were truncated to fit.
 
@@ -28,7 +53,9 @@ def build_examples(
     masked:  prompt + one mask per answer token + end token, labels at the masks (the paper's recipe).
     seq2seq: prompt + end token to the encoder, labels = answer + EOS for the decoder.
     """
-    prompts = PromptTokenizer(tokenizer, template, max_length)
+    if prompts is None:
+        prompts = CachedPromptTokenizer(tokenizer, template, max_length)
+        prompts.prefetch_records(records)
     end = special_ids_around(tokenizer)[1] if family != "causal" else []
     eos = tokenizer.eos_token_id
     examples, truncated = [], 0
