@@ -15,6 +15,7 @@ mean of the two aspects), the dev and held-out means, and the held-out minimum a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -59,25 +60,40 @@ READOUTS = [
 
 
 class StateStore:
-    """(instruction, text) -> last-layer states of the first answer step and the greedy answer steps + keep."""
+    """(instruction, text) -> last-layer states of the first answer step and the greedy answer steps + keep.
 
-    def __init__(self, model, path: Path | None, batch_size: int = 32):
+    ``first_only`` stores the first step alone (one forward pass, no generation)."""
+
+    def __init__(self, model, path: Path | None, batch_size: int = 32, first_only: bool = False):
         self.model, self.module, self.path, self.batch_size = model, model[0], path, batch_size
+        self.first_only = first_only
         self.states: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         if path and path.is_file():
             self.states = torch.load(path)
         self.dirty = False
 
-    def get(self, texts: list[str], prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def compute(self, texts: list[str], prompt: str) -> None:
+        from inbedder_st.backbones import causal
+
         missing = sorted({t for t in texts if (prompt, t) not in self.states}, key=len)
+        device = self.module.model.device
         for start in range(0, len(missing), self.batch_size):
             chunk = missing[start : start + self.batch_size]
             features = self.module.preprocess(chunk, prompt=prompt)
+            ids, mask = features["input_ids"].to(device), features["attention_mask"].to(device)
             with torch.inference_mode():
-                generation = self.module.generate(features["input_ids"], features["attention_mask"])
+                if self.first_only:
+                    last = causal.prompt_states(self.module.model, ids, mask, causal.num_layers(self.module.model))
+                    states, keep = last[:, -1:], torch.ones(len(chunk), 1, dtype=torch.bool)
+                else:
+                    generation = self.module.generate(ids, mask)
+                    states, keep = generation.answer_states, generation.keep
             for row, text in enumerate(chunk):
-                self.states[(prompt, text)] = (generation.answer_states[row].half().clone(), generation.keep[row].clone())
+                self.states[(prompt, text)] = (states[row].half().cpu().clone(), keep[row].cpu().clone())
             self.dirty = True
+
+    def get(self, texts: list[str], prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        self.compute(texts, prompt)
         steps = max(self.states[(prompt, t)][0].shape[0] for t in texts)
         hidden = self.module.get_embedding_dimension()
         states = torch.zeros(len(texts), steps, hidden)
@@ -92,6 +108,17 @@ class StateStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(self.states, self.path)
             self.dirty = False
+
+
+class PairRecorder:
+    """A stand-in model for mteb that records every (instruction, texts) a task asks for (random vectors out)."""
+
+    def __init__(self):
+        self.pairs: dict[str, set[str]] = {}
+
+    def encode(self, texts, prompt=None, **kwargs) -> np.ndarray:
+        self.pairs.setdefault(prompt, set()).update(texts)
+        return np.random.default_rng(0).normal(size=(len(texts), 8)).astype(np.float32)
 
 
 class ReadoutModel:
@@ -127,6 +154,28 @@ class ReadoutModel:
         return torch.cat(out).numpy()
 
 
+def load(args):
+    import inbedder_st
+
+    options = {"device": args.device} if args.device else {}
+    model = inbedder_st.load_model(args.model, **options) if args.model else inbedder_st.load_model(**options)
+    model[0].max_new_tokens = 3  # the answer steps the "answer steps" readouts pool
+    return model
+
+
+def compute_states(args) -> None:
+    """The states of every (instruction, text) in a pairs file, stored for later readouts (needs no mteb)."""
+    model = load(args)
+    store = StateStore(model, args.states, batch_size=args.batch_size, first_only=args.first_only)
+    pairs = json.loads(args.compute_states.read_text(encoding="utf-8"))
+    tick = time.monotonic()
+    for prompt, texts in pairs.items():
+        store.compute(texts, prompt)
+    store.save()
+    n = sum(map(len, pairs.values()))
+    print(f"{n} states in {time.monotonic() - tick:.1f} s ({n / (time.monotonic() - tick):.0f}/s) -> {args.states}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="a saved InBedder folder (default: the embedded default)")
@@ -134,19 +183,33 @@ def main() -> None:
     parser.add_argument("--states", type=Path, default=Path("out/answer_readout_states.pt"))
     parser.add_argument("--output", type=Path, default=Path("out/answer_readouts.md"))
     parser.add_argument("--only", nargs="*", help="readout names to run (default: all)")
+    parser.add_argument("--export-pairs", type=Path, help="only write the tasks' (instruction, texts) to this JSON file")
+    parser.add_argument("--compute-states", type=Path, metavar="PAIRS", help="only store the states of these pairs (no mteb)")
+    parser.add_argument("--first-only", action="store_true", help="store the first answer step only (no generation)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
+    if args.compute_states:
+        return compute_states(args)
 
     import mteb
 
-    import inbedder_st
     from mteb_tasks import InstructionEncoder, default_model_meta, get_tasks
     from mteb_tasks.aggregate import harmonic_mean, main_scores
     from mteb_tasks.heldout_tasks import HELDOUT_TASKS
 
-    model = inbedder_st.load_model(args.model) if args.model else inbedder_st.load_model()
-    model[0].max_new_tokens = 3  # the answer steps the "answer steps" readouts pool
-    store = StateStore(model, args.states)
     tasks = get_tasks(args.tasks)
+    if args.export_pairs:
+        recorder = PairRecorder()
+        meta = default_model_meta.model_copy(update={"name": "readouts/pairs"})
+        for task in tasks:
+            mteb.evaluate(InstructionEncoder(recorder, "prompt", meta=meta), task, cache=None, show_progress_bar=False)
+        pairs = {prompt: sorted(texts) for prompt, texts in recorder.pairs.items()}
+        args.export_pairs.write_text(json.dumps(pairs), encoding="utf-8")
+        print(f"{sum(map(len, pairs.values()))} pairs under {len(pairs)} instructions -> {args.export_pairs}")
+        return
+    model = load(args)
+    store = StateStore(model, args.states)
     readouts = [r for r in READOUTS if not args.only or r.name in args.only]
     table: dict[str, dict[str, float]] = {}
     aspects: dict[str, dict[str, float]] = {}
