@@ -130,6 +130,33 @@ class ReadoutModel:
         lm_head = module.model.get_output_embeddings().weight.detach().float()
         self.embeddings = lm_head
         self.dropped = answer_space.dropped_token_mask(module.tokenizer, lm_head.shape[0], readout.drop)
+        self.columns = None
+        if readout.pooling == "answer_sparse":  # evaluate on the vocabulary entries any stored text activates:
+            self.columns = self.active_columns()  # dot products and distances are unchanged, mteb runs ~5x faster
+
+    def active_columns(self) -> torch.Tensor:
+        used = torch.zeros(self.embeddings.shape[0], dtype=torch.bool)
+        items = list(self.store.states.values())
+        for start in range(0, len(items), 1024):
+            chunk = items[start : start + 1024]
+            steps = max(s.shape[0] for s, _ in chunk)
+            states = torch.zeros(len(chunk), steps, self.embeddings.shape[1])
+            keep = torch.zeros(len(chunk), steps, dtype=torch.bool)
+            for row, (s, k) in enumerate(chunk):
+                states[row, : s.shape[0]], keep[row, : k.shape[0]] = s.float(), k
+            used |= (self.vectors(states, keep) != 0).any(0)
+        return used.nonzero().squeeze(1)
+
+    def vectors(self, s: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        r = self.readout
+        if r.steps == "first":
+            probs = answer_space.answer_distribution(s[:, 0] @ self.embeddings.T, self.dropped, r.temperature)
+        else:
+            step_probs = answer_space.answer_distribution(s @ self.embeddings.T, self.dropped, r.temperature)
+            probs = answer_space.mean_over_steps(step_probs, k)
+        if r.pooling == "answer_dist" and r.dense == "sqrt":
+            return probs.sqrt() @ self.embeddings
+        return answer_space.readout(r.pooling, probs, self.embeddings, r.top_k)
 
     def __getitem__(self, index):  # mteb_tasks.is_inbedder() probes model[0]
         return self.store.model[index]
@@ -141,16 +168,8 @@ class ReadoutModel:
             return states[:, 0].numpy()
         out = []
         for start in range(0, len(texts), 256):
-            s, k = states[start : start + 256], keep[start : start + 256]
-            if r.steps == "first":
-                probs = answer_space.answer_distribution(s[:, 0] @ self.embeddings.T, self.dropped, r.temperature)
-            else:
-                step_probs = answer_space.answer_distribution(s @ self.embeddings.T, self.dropped, r.temperature)
-                probs = answer_space.mean_over_steps(step_probs, k)
-            if r.pooling == "answer_dist" and r.dense == "sqrt":
-                out.append(probs.sqrt() @ self.embeddings)
-            else:
-                out.append(answer_space.readout(r.pooling, probs, self.embeddings, r.top_k))
+            vectors = self.vectors(states[start : start + 256], keep[start : start + 256])
+            out.append(vectors if self.columns is None else vectors[:, self.columns])
         return torch.cat(out).numpy()
 
 
