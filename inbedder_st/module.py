@@ -230,12 +230,16 @@ class InBedder(InputModule):
 
     # ----- construction, save and load -----------------------------------------------------------
     @classmethod
-    def from_backbone(cls, name_or_path: str, dtype=None, hub_kwargs: dict | None = None, **options) -> InBedder:
+    def from_backbone(
+        cls, name_or_path: str, model_kwargs: dict | None = None, hub_kwargs: dict | None = None, **options
+    ) -> InBedder:
         """Wrap any Hugging Face causal, masked or seq2seq LM (local folder or hub id).
 
-        The family is detected from the backbone's config unless ``family`` is given.
+        The family is detected from the backbone's config unless ``family`` is given; ``model_kwargs`` go to
+        ``from_pretrained`` (``dtype``, ``attn_implementation``, ``device_map``, ``quantization_config``, ...).
         """
-        model, tokenizer, family = load_family(name_or_path, options.pop("family", None), dtype, **(hub_kwargs or {}))
+        family = options.pop("family", None)
+        model, tokenizer, family = load_family(name_or_path, family, model_kwargs, **(hub_kwargs or {}))
         options.setdefault("backbone", name_or_path)
         return cls(model, tokenizer, family=family, **options)
 
@@ -262,9 +266,9 @@ class InBedder(InputModule):
         )  # fmt: skip
         config = cls.load_config(model_name_or_path, **hub_kwargs)
         folder = cls.load_dir_path(model_name_or_path, **hub_kwargs)
-        model_kwargs = dict(model_kwargs or {})
-        dtype = model_kwargs.pop("dtype", None) or model_kwargs.pop("torch_dtype", None)
         options = {k: v for k, v in config.items() if k in cls.config_keys}
-        model, tokenizer, options["family"] = load_family(folder, options.get("family", "causal"), dtype)
+        # All of model_kwargs reach from_pretrained (dtype, attn_implementation, device_map, quantization_config,
+        # ...). ``trust_remote_code`` (in kwargs) is not passed on: the backbone is a native transformers model.
+        model, tokenizer, options["family"] = load_family(folder, options.get("family", "causal"), model_kwargs)
         return cls(model, tokenizer, **options)
 

@@ -189,7 +189,7 @@ def _shared_pass(module, shared: list[list[int]]):
     out = module.model.base_model(
         input_ids=input_ids, attention_mask=mask, position_ids=causal.position_ids(mask), use_cache=True
     )
-    return out.past_key_values, mask
+    return out.cache, mask
 
 
 def _tail_pass(module, cache, shared_mask: torch.Tensor, tails: list[list[int]]) -> torch.Tensor:
@@ -201,7 +201,7 @@ def _tail_pass(module, cache, shared_mask: torch.Tensor, tails: list[list[int]])
     positions = (shared_length + tail_mask.cumsum(-1) - 1).clamp(min=0)
     states, _, _ = causal._base_forward(
         module.model, module.layer_index, input_ids=tail_ids, attention_mask=torch.cat([shared_mask, tail_mask], 1),
-        position_ids=positions, past_key_values=cache, use_cache=True,
+        position_ids=positions, cache=cache, use_cache=True,
     )  # fmt: skip
     cache.crop(-tail_ids.shape[1])
     return states[:, -1]

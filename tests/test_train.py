@@ -73,7 +73,7 @@ def test_a_few_lora_steps_lower_the_loss_and_the_saved_model_reloads(fresh_base,
     assert (folder / "adapter" / "adapter_model.safetensors").is_file()
     texts = ["My cat is sick.", "The flight was delayed."]
     trained = fresh_base.encode(texts, prompt="What animal is mentioned?")
-    for reloaded in (SentenceTransformer(str(folder)), inbedder_st.load_model(str(folder))):
+    for reloaded in (SentenceTransformer(str(folder), trust_remote_code=True), inbedder_st.load_model(str(folder))):
         assert np.abs(reloaded.encode(texts, prompt="What animal is mentioned?") - trained).max() <= 1e-5
 
 

@@ -118,7 +118,7 @@ def check_exported_folder(folder: Path) -> list[str]:
 def check_card_names(folder: Path, repo_id: str) -> None:
     """An exported folder's card must load ``repo_id`` in its usage code, not the id or path it was exported as."""
     readme = folder / "README.md"
-    if readme.is_file() and f'SentenceTransformer("{repo_id}")' not in readme.read_text(encoding="utf-8"):
+    if readme.is_file() and f'SentenceTransformer("{repo_id}"' not in readme.read_text(encoding="utf-8"):
         raise PushError(
             f"The model card in {str(folder)!r} was written for another model id; export again with "
             f"model_id={repo_id!r} (`inbedder export ... --model-id {repo_id}`) so its usage code loads this repo."
