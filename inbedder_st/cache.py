@@ -35,6 +35,8 @@ import os
 import shutil
 import uuid
 import weakref
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -180,7 +182,8 @@ def read_pack(path: Path, model: str, instruction: str) -> tuple[np.ndarray, np.
     try:
         with np.load(path, allow_pickle=False) as pack:
             keys, vectors, checksum = pack["keys"], pack["vectors"], str(pack["checksum"])
-    except Exception as error:  # truncated zip, garbage bytes, missing member, ...
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        # truncated zip, garbage bytes (numpy refuses to unpickle them), a missing member, a bad CRC
         raise CorruptPack(f"unreadable ({type(error).__name__}: {error})") from None
     if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != TEXT_DIGEST_BYTES:
         raise CorruptPack(f"keys have shape {keys.shape} and dtype {keys.dtype}")
@@ -319,6 +322,7 @@ class EmbeddingCache:
             return 0
         multi_kwargs = {k: encode_kwargs[k] for k in ("batch_size", "show_progress_bar") if k in encode_kwargs}
         if not supports_encode_multi(model) or set(encode_kwargs) - set(multi_kwargs):
+            logger.info("Embedding cache: encode_multi does not apply to this model or these options; encoding per instruction.")
             for prompt in waiting:
                 self.encode(model, [t for _, t in todo[prompt]], prompt=prompt, **encode_kwargs)
             return sum(len(todo[p]) for p in waiting)

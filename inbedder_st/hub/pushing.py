@@ -95,11 +95,13 @@ def is_exported_folder(folder: Path) -> bool:
     has sentence-transformers' generic card instead, and training leftovers such as checkpoints)."""
     if not all((folder / name).is_file() for name in EXPORTED_FILES):
         return False
+    import yaml
     from huggingface_hub import ModelCard
 
     try:
         return "inbedder" in (ModelCard.load(folder / "README.md").data.tags or [])
-    except Exception:  # an unparsable README is not one of ours
+    except (ValueError, yaml.YAMLError) as error:  # huggingface_hub's errors for a card it cannot parse
+        logger.warning("%s is not a model card export wrote (%s: %s).", folder / "README.md", type(error).__name__, error)
         return False
 
 
