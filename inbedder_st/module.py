@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules import InputModule
 
+from inbedder_st import options as checked
 from inbedder_st.backbones import causal, family_module, load_family
-from inbedder_st import options
 from inbedder_st.inputs import check_texts
 from inbedder_st.options import POOLING_ALIASES, Option
 from inbedder_st.prompt_ids import PromptTokenizer, pad
@@ -52,22 +52,22 @@ class InBedder(InputModule):
 
     # Every setting is checked when assigned, in __init__ or later on model[0] (options.py): a bad value raises
     # and leaves the old one, a good one is in force for the next call.
-    backbone = options.text("backbone")
-    family = Option(options.family)
-    template = Option(options.template)
-    pooling = Option(options.pooling)
-    layer = Option(options.layer)
-    max_length = options.integer("max_length", minimum=1)
-    max_new_tokens = options.integer("max_new_tokens", minimum=1)
-    do_sample = options.flag("do_sample")
-    temperature = options.number("temperature", 0.0, float("inf"))
-    top_p = options.number("top_p", 0.0, 1.0)
-    seed = options.integer("seed")
-    filter_stopwords = options.flag("filter_stopwords")
-    filter_words = Option(options.words)
-    default_instruction = options.text("default_instruction", blank_ok=False)
-    mask_length = options.integer("mask_length", minimum=1)
-    lm_head_transform = Option(options.lm_head_transform)
+    backbone = checked.text("backbone")
+    family = Option(checked.family)
+    template = Option(checked.template)
+    pooling = Option(checked.pooling)
+    layer = Option(checked.layer)
+    max_length = checked.integer("max_length", minimum=1)
+    max_new_tokens = checked.integer("max_new_tokens", minimum=1)
+    do_sample = checked.flag("do_sample")
+    temperature = checked.number("temperature", 0.0, float("inf"))
+    top_p = checked.number("top_p", 0.0, 1.0)
+    seed = checked.integer("seed")
+    filter_stopwords = checked.flag("filter_stopwords")
+    filter_words = Option(checked.words)
+    default_instruction = checked.text("default_instruction", blank_ok=False)
+    mask_length = checked.integer("mask_length", minimum=1)
+    lm_head_transform = Option(checked.lm_head_transform)
 
     def __init__(
         self,
