@@ -25,17 +25,6 @@ DROP_CHOICES = ("special", "punctuation", "stopwords")  # cumulative: each also 
 ANSWER_STEPS = ("first", "answer")
 
 
-def check_options(drop: str, steps: str, temperature: float, top_k: int) -> None:
-    if drop not in DROP_CHOICES:
-        raise ValueError(f"Unknown answer_drop {drop!r}. Valid choices: {list(DROP_CHOICES)}.")
-    if steps not in ANSWER_STEPS:
-        raise ValueError(f"Unknown answer_steps {steps!r}. Valid choices: {list(ANSWER_STEPS)}.")
-    if not temperature > 0:
-        raise ValueError(f"answer_temperature must be > 0, got {temperature!r}.")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"answer_top_k must be a positive integer, got {top_k!r}.")
-
-
 def dropped_token_mask(tokenizer, vocab_size: int, drop: str) -> torch.Tensor:
     """[vocab_size] bool, True for tokens left out of the answer distribution (see the module docstring).
 

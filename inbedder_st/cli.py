@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,10 +41,23 @@ def read_texts(source: str) -> list[str]:
     return texts
 
 
+def check_writable(path: str, what: str = "--output") -> None:
+    """Fail before any work is done when ``path`` cannot be written (one line, no traceback)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise CliError(f"cannot write {what} {path!r}: it is a folder")
+    if not folder.is_dir():
+        raise CliError(f"cannot write {what} {path!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CliError(f"cannot write {what} {path!r}: permission denied")
+
+
 def load(args):
     import transformers
 
     import inbedder_st
+    from inbedder_st.default import DefaultModelMissing
 
     transformers.utils.logging.disable_progress_bar()  # a sub-second weight-loading bar is noise here
 
@@ -58,7 +72,7 @@ def load(args):
     loader = inbedder_st.load_sparse_model if options.get("pooling") == "answer_sparse" else inbedder_st.load_model
     try:
         return loader(name, **options)
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, DefaultModelMissing) as error:
         raise CliError(f"cannot load model {args.model!r}: {error}") from None
 
 
@@ -70,6 +84,8 @@ def cmd_encode(args) -> None:
         raise CliError(f"--output of {kind} embeddings must end with one of {suffixes}, got {args.output!r}")
     if args.top_k is not None and not sparse:
         raise CliError("--top-k applies to --pooling answer_sparse only")
+    if args.output:
+        check_writable(args.output)
     texts = read_texts(args.input)
     model = load(args)
     options = dict(prompt=args.prompt, prompt_name=args.prompt_name, batch_size=args.batch_size, show_progress_bar=True)
@@ -332,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
         args.handler(args)
     except (CliError, ValueError) as error:  # ValueError: e.g. an unknown --prompt-name
         print(f"inbedder: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file that cannot be read or written along the way: name it, no traceback
+        where = f": {error.filename}" if error.filename else ""
+        print(f"inbedder: error: {error.strerror or error}{where}", file=sys.stderr)
         return 2
     return 0
 

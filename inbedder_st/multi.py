@@ -40,6 +40,7 @@ from inbedder_st import answer_space
 from inbedder_st.backbones import causal
 from inbedder_st.inputs import check_texts
 from inbedder_st.prompt_ids import pad
+from inbedder_st.prompts import resolve_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -79,19 +80,25 @@ def encode_multi(
     batch_size: int = 32,
     normalize_embeddings: bool = False,
     show_progress_bar: bool | None = None,
+    truncate_dim: int | None = None,
     reuse: str = "auto",
 ) -> np.ndarray:
     """Embeddings of every text under every instruction: ``[len(prompts), len(texts), dim]`` float32.
 
     Equal to ``model.encode(texts, prompt=p)`` for each ``p`` (up to float rounding), for an InBedder with a
     causal backbone and fst_gen pooling, or answer_dist / answer_sparse read from the first answer step
-    (answer_sparse returns a sparse COO torch tensor of that shape, with ``answer_top_k`` entries per row). ``reuse``: "text" (share each text's prefix across instructions),
+    (answer_sparse returns a sparse COO torch tensor of that shape, with ``answer_top_k`` entries per row).
+    A None prompt means what it means to ``model.encode``: the model's ``default_prompt_name`` if it has one,
+    else the module's default instruction; ``truncate_dim`` (default: the model's) cuts the embeddings as
+    ``encode`` does. ``reuse``: "text" (share each text's prefix across instructions),
     "instruction" (share each instruction's prefix across texts), "none" (plain ``encode`` per instruction)
     or "auto" ("text" for text-first templates, else "none": the measured choice).
     """
     module = _checked_module(model)
     texts = check_texts(texts)
-    prompts = _checked_prompts(prompts)
+    prompts = [resolve_prompt(model, p) for p in _checked_prompts(prompts)]
+    if truncate_dim is None:
+        truncate_dim = getattr(model, "truncate_dim", None)
     if reuse not in REUSE_MODES:
         raise ValueError(f"Unknown reuse {reuse!r}. Valid choices: {list(REUSE_MODES)}.")
     if batch_size < 1:
@@ -100,6 +107,8 @@ def encode_multi(
         reuse = "text" if module.prompt_tokenizer.segments.input_first else "none"
     dim = model.get_embedding_dimension()
     sparse = module.pooling == "answer_sparse"
+    if truncate_dim is not None and not sparse:
+        dim = min(dim, truncate_dim)
     if not texts:
         if sparse:
             return torch.sparse_coo_tensor(torch.zeros((3, 0), dtype=torch.long), torch.zeros(0), (len(prompts), 0, dim))
@@ -118,7 +127,7 @@ def encode_multi(
             [
                 model.encode(
                     texts, prompt=p, batch_size=batch_size, normalize_embeddings=normalize_embeddings,
-                    show_progress_bar=show_progress_bar, convert_to_numpy=True,
+                    show_progress_bar=show_progress_bar, convert_to_numpy=True, truncate_dim=truncate_dim,
                 )  # fmt: skip
                 for p in prompts
             ]
@@ -134,9 +143,9 @@ def encode_multi(
         else:
             states = _instruction_major(module, grid, batch_size, show_progress_bar)
         states = states[[unique.index(i) for i in instructions]].reshape(-1, states.shape[-1])
-        if module.pooling == "answer_sparse":
+        if sparse:
             return _sparse_readout(module, states, (len(prompts), len(texts)))
-        embeddings = _finish(model, _dense_readout(module, states), normalize_embeddings)
+        embeddings = _finish(model, _dense_readout(module, states), normalize_embeddings, truncate_dim)
     return embeddings.reshape(len(prompts), len(texts), -1).cpu().numpy().astype(np.float32)
 
 
@@ -232,7 +241,7 @@ def _shared_pass(module, shared: list[list[int]]):
     out = module.model.base_model(
         input_ids=input_ids, attention_mask=mask, position_ids=causal.position_ids(mask), use_cache=True
     )
-    return out.past_key_values, mask
+    return out.cache, mask
 
 
 def _hidden_size(module) -> int:
@@ -248,18 +257,20 @@ def _tail_pass(module, cache, shared_mask: torch.Tensor, tails: list[list[int]])
     positions = (shared_length + tail_mask.cumsum(-1) - 1).clamp(min=0)
     states, _, _ = causal._base_forward(
         module.model, module.layer_index, input_ids=tail_ids, attention_mask=torch.cat([shared_mask, tail_mask], 1),
-        position_ids=positions, past_key_values=cache, use_cache=True,
+        position_ids=positions, cache=cache, use_cache=True,
     )  # fmt: skip
     cache.crop(-tail_ids.shape[1])
     return states[:, -1]
 
 
-def _finish(model, embeddings: torch.Tensor, normalize: bool) -> torch.Tensor:
-    """Run the modules after InBedder (e.g. Normalize, Dense), as ``encode`` would."""
+def _finish(model, embeddings: torch.Tensor, normalize: bool, truncate_dim: int | None = None) -> torch.Tensor:
+    """Run the modules after InBedder (e.g. Normalize, Dense), truncate and normalise, as ``encode`` would."""
     features = {"sentence_embedding": embeddings.to(model.device)}
     for later in list(model)[1:]:
         features = later(features)
     embeddings = features["sentence_embedding"].float()
+    if truncate_dim is not None:
+        embeddings = embeddings[..., :truncate_dim]
     return torch.nn.functional.normalize(embeddings, dim=-1) if normalize else embeddings
 
 

@@ -38,12 +38,12 @@ class Generation:
     stopped: torch.Tensor  # [B, T] bool, True from a row's stop token on
 
 
-def load(name_or_path: str, dtype: torch.dtype | str | None = None, **hub_kwargs):
+def load(name_or_path: str, model_kwargs: dict | None = None, **hub_kwargs):
     """Model and tokenizer from a local folder or hub id (weights via safetensors where available)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_kwargs)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype or torch.float32, **hub_kwargs)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, **(model_kwargs or {}), **hub_kwargs)
     return model.eval(), tokenizer
 
 
@@ -111,7 +111,7 @@ def _base_forward(model, layer: int, **inputs):
     """One base-model forward: (states at ``layer``, last hidden state, cache)."""
     with capture_layer(model, layer) as box:
         out = model.base_model(**inputs)
-    return box.get("states", out.last_hidden_state), out.last_hidden_state, out.past_key_values
+    return box.get("states", out.last_hidden_state), out.last_hidden_state, out.cache
 
 
 def prompt_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> torch.Tensor:
@@ -191,7 +191,7 @@ def generate(
         last_position = last_position + 1
         step_states, last, cache = _base_forward(
             model, layer, input_ids=token[:, None], attention_mask=mask, position_ids=last_position,
-            past_key_values=cache, use_cache=True,
+            cache=cache, use_cache=True,
         )  # fmt: skip
         logits = lm_head(last[:, -1])
         columns.append(step_states[:, -1])

@@ -58,7 +58,7 @@ BASE_LIMITATIONS = [
     "embedding is the state that predicts the answer's first token.",
     "Texts longer than the maximum length are cut at their end (the instruction is always kept), and the count "
     "is logged.",
-    "Loading needs `pip install inbedder-st` and `import inbedder_st` first (see Usage).",
+    "Loading needs `pip install inbedder-st` and `trust_remote_code=True` (or `inbedder_st.load_model`; see Usage).",
 ]
 
 

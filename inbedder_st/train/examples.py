@@ -1,4 +1,5 @@
-"""Training examples: prompt ids (QA order, passage-only truncation) + the answer, loss on the answer only."""
+"""Training examples: prompt ids (QA order, passage-only truncation; the same ids inference builds) + the answer,
+loss on the answer only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from inbedder_st.prompt_ids import PromptTokenizer, special_ids_around
+from inbedder_st.prompt_ids import NoRoomForText, PromptTokenizer, special_ids_around
 from inbedder_st.train.records import QARecord
 
 IGNORE = -100  # label value the loss skips
@@ -60,7 +61,6 @@ def build_examples(
     eos = tokenizer.eos_token_id
     examples, truncated = [], 0
     for record in records:
-        instruction = prompts.ids_of(record.instruction)
         answer = prompts.ids_of(record.output)[: max_length // 4]  # a runaway answer must not eat the passage
         if family == "masked":
             answer = answer or [tokenizer.unk_token_id]  # an empty answer still needs one mask to train
@@ -68,12 +68,12 @@ def build_examples(
         else:
             answer = answer + [eos]
             after = end if family == "seq2seq" else answer
-        budget = prompts.text_budget(instruction) - len(after)
-        if budget < 1:
-            raise ValueError(f"Question plus answer leave no room for the passage in {max_length} tokens: {record!r:.200}")
-        passage = prompts.ids_of(record.input)
-        truncated += len(passage) > budget
-        prompt = prompts.join(passage[:budget], instruction)
+        try:
+            built = prompts.build([record.input], record.instruction, reserve=len(after))
+        except NoRoomForText:
+            raise ValueError(f"Question plus answer leave no room for the passage in {max_length} tokens: {record!r:.200}") from None
+        truncated += built.n_truncated
+        prompt = built.ids[0]
         if family == "seq2seq":
             examples.append(Example(input_ids=prompt + end, labels=answer))
         elif family == "masked":

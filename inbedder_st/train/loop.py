@@ -18,6 +18,7 @@ import math
 import random
 import shutil
 import time
+import warnings
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -113,7 +114,11 @@ def _wrap_lora(model, config: TrainConfig, family: str):
         target_modules=list(config.lora_targets),
         task_type=PEFT_TASK_TYPES[family],
     )
-    return get_peft_model(model, lora)
+    with warnings.catch_warnings():
+        # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` inside get_peft_model (peft_model.py);
+        # the FutureWarning is about peft's code, not about anything a user of this package can change.
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        return get_peft_model(model, lora)
 
 
 def answer_targets(batch: dict[str, torch.Tensor], family: str = "causal") -> torch.Tensor:

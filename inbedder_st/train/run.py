@@ -47,8 +47,7 @@ def fitting(records: list[QARecord], tokenizer, template: str, max_length: int) 
     prompts.prefetch_records(records)
     kept = []
     for record in records:
-        room = prompts.text_budget(prompts.ids_of(record.instruction)) - len(prompts.ids_of(record.output)) - 1
-        if len(prompts.ids_of(record.input)) <= room:
+        if prompts.fits(record.input, record.instruction, reserve=len(prompts.ids_of(record.output)) + 1):
             kept.append(record)
     return kept, len(records) - len(kept)
 
