@@ -80,8 +80,8 @@ def cmd_encode(args) -> None:
     sparse = args.pooling == "answer_sparse"
     suffixes = SPARSE_OUTPUT_SUFFIXES if sparse else OUTPUT_SUFFIXES
     if args.output and not args.output.endswith(suffixes):
-        kind = "sparse (--pooling answer_sparse)" if sparse else "dense"
-        raise CliError(f"--output of {kind} embeddings must end with one of {suffixes}, got {args.output!r}")
+        kind = " for sparse embeddings (--pooling answer_sparse)" if sparse else ""
+        raise CliError(f"--output must end with one of {suffixes}{kind}, got {args.output!r}")
     if args.top_k is not None and not sparse:
         raise CliError("--top-k applies to --pooling answer_sparse only")
     if args.output:

@@ -51,12 +51,16 @@ def test_answer_dist_equals_the_expected_answer_embedding_from_the_lm_head(dist_
     assert embedding.shape == (576,)
 
 
-def test_answer_dist_separates_what_fst_gen_blurs(fresh_default):
-    """The paper's sanity check read through the answer distribution: cat vs dog under the animal question."""
-    fresh_default[0].pooling = "answer_dist"
-    e = fresh_default.encode(TEXTS, prompt=ANIMAL, convert_to_tensor=True)
-    sim = fresh_default.similarity(e, e)
-    assert sim[0, 2] > sim[0, 1] + 0.2  # love cat ~ dislike cat, far from love dog
+def test_the_answer_space_separates_what_the_raw_state_blurs(fresh_default):
+    """Under "What animal is mentioned?", cat and dog texts differ in their answer, little in their passage."""
+    pair = ["I love cat!", "I love dog!"]
+    similarity = {}
+    for pooling in ("fst_gen", "answer_dist", "answer_sparse"):
+        fresh_default[0].pooling = pooling
+        e = fresh_default.encode(pair, prompt=ANIMAL, convert_to_tensor=True)
+        similarity[pooling] = float(torch.nn.functional.cosine_similarity(e[0], e[1], dim=0))
+    assert similarity["answer_sparse"] < similarity["fst_gen"] - 0.05
+    assert similarity["answer_dist"] < similarity["fst_gen"]
 
 
 def test_sparse_vectors_have_at_most_k_active_dims_and_unit_norm(sparse_model):
@@ -69,17 +73,19 @@ def test_sparse_vectors_have_at_most_k_active_dims_and_unit_norm(sparse_model):
 
 
 def test_sparse_vectors_decode_to_the_models_own_answer_tokens(sparse_model):
-    embeddings = sparse_model.encode(TEXTS, prompt=ANIMAL)
-    decoded = sparse_model.decode(embeddings, top_k=1)
-    answers = inbedder_st.answer(sparse_model, TEXTS, prompt=ANIMAL)
-    assert [pairs[0][0] for pairs in decoded] == ["cat", "dog", "cat"]
-    assert [a.split()[0].lower() for a in answers] == ["cat", "dog", "cat"]
+    texts = TEXTS + ["My parrot talks all day.", "The horse ran away."]
+    embeddings = sparse_model.encode(texts, prompt=ANIMAL)
+    decoded = [pairs[0][0] for pairs in sparse_model.decode(embeddings, top_k=1)]
+    answers = inbedder_st.answer(sparse_model, texts, prompt=ANIMAL)
+    first_tokens = [sparse_model.tokenizer.convert_ids_to_tokens(sparse_model.tokenizer(a)["input_ids"][0]) for a in answers]
+    assert decoded == first_tokens  # the heaviest entry is the token the model answers with
+    assert decoded[:2] == ["cat", "dog"]
 
 
 def test_sparse_similarity_follows_the_answer(sparse_model):
-    embeddings = sparse_model.encode(TEXTS, prompt=ANIMAL)
+    embeddings = sparse_model.encode(["I love cat!", "My cat is adorable.", "I love dog!"], prompt=ANIMAL)
     sim = sparse_model.similarity(embeddings, embeddings)
-    assert sim[0, 2] > 0.9 > 0.3 > sim[0, 1]
+    assert sim[0, 1] > sim[0, 2] + 0.05
 
 
 def test_dropped_tokens_never_appear(sparse_model):

@@ -27,6 +27,9 @@ class CachedPromptTokenizer(PromptTokenizer):
             part = missing[start : start + chunk]
             self.cache.update(zip(part, self._ids_many(part)))
 
+    def _ids_many(self, texts: list[str]) -> list[list[int]]:
+        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
     def ids_of(self, text: str) -> list[int]:
         if text not in self.cache:
             self.cache[text] = super().ids_of(text)
