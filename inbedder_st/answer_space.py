@@ -11,7 +11,8 @@ to compare texts in when the instruction decides what counts as similar:
 
 Before the softmax, tokens that cannot be an answer word are removed from the vocabulary (``drop``): special
 tokens and tokens with no letter or digit (punctuation, whitespace, byte pieces); ``"stopwords"`` also removes
-NLTK's English stopwords. The choices shipped as defaults were measured (benchmarks/answer_readouts.py).
+NLTK's English stopwords. The defaults (T=2, k=64, punctuation dropped, first step) are the measured choices
+(benchmarks/answer_readouts.py; README, "Answer-space embeddings").
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _dropped_token_mask(tokenizer, vocab_size: int, level: int) -> torch.Tensor:
     return mask
 
 
-def answer_distribution(logits: torch.Tensor, dropped: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def answer_distribution(logits: torch.Tensor, dropped: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:
     """[B, V] next-token probabilities over the kept tokens (fp32), dropped tokens exactly 0."""
     logits = logits.float().masked_fill(dropped.to(logits.device), float("-inf"))
     return torch.softmax(logits / temperature, dim=-1)

@@ -98,7 +98,7 @@ class InBedder(InputModule):
         default_instruction: str = DEFAULT_INSTRUCTION,
         mask_length: int = 3,
         lm_head_transform: bool = False,
-        answer_temperature: float = 1.0,
+        answer_temperature: float = 2.0,
         answer_top_k: int = 64,
         answer_drop: str = "punctuation",
         answer_steps: str = "first",

@@ -40,7 +40,7 @@ def plain_answer_distribution(model, text: str, instruction: str) -> torch.Tenso
         logits = module.model(input_ids=ids).logits[0, -1].float()
     word_like = [any(ch.isalnum() for ch in module.tokenizer.decode([i])) for i in range(logits.shape[0])]
     allowed = torch.tensor(word_like) & ~torch.isin(torch.arange(logits.shape[0]), torch.tensor(module.tokenizer.all_special_ids))
-    return torch.softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
+    return torch.softmax(logits.masked_fill(~allowed, float("-inf")) / module.answer_temperature, dim=-1)
 
 
 def test_answer_dist_equals_the_expected_answer_embedding_from_the_lm_head(dist_model):
