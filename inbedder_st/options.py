@@ -11,6 +11,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from inbedder_st.answer_space import ANSWER_POOLINGS
 from inbedder_st.backbones import family_module
 from inbedder_st.templates import resolve_template
 
@@ -121,7 +122,10 @@ def pooling(module, value) -> str:
     value = POOLING_ALIASES.get(value, value)
     valid = family_module(module.family).POOLINGS
     if value not in valid:
-        raise ValueError(f"Unknown pooling {value!r} for the {module.family} family. Valid choices: {list(valid)}.")
+        hint = " The answer-space poolings need a causal LM's next-token distribution." if value in ANSWER_POOLINGS else ""
+        raise ValueError(
+            f"Unknown pooling {value!r} for the {module.family} family. Valid choices: {list(valid)}.{hint}"
+        )
     if module.__dict__.get("lm_head_transform") and value != "avg_gen":
         raise ValueError("lm_head_transform applies to pooling='avg_gen' only; set lm_head_transform = False first.")
     return value
