@@ -233,8 +233,8 @@ def test_training_lowers_the_answer_loss(folders, tmp_path, name, lora):
     loaded = inbedder_st.load_model(str(folders[name]), device="cpu")
     config = TrainConfig(
         output_dir=str(tmp_path), max_steps=12, batch_size=4, grad_accum=1, learning_rate=3e-2 if lora else 3e-3,
-        lora=lora, lora_r=4, eval_size=4, eval_steps=100, save_steps=100, seed=0,
-    )  # fmt: skip
+        lora=lora, lora_r=4, eval_size=4, eval_steps=100, save_steps=100, seed=0, bucket=False,
+    )  # fmt: skip  (plain seeded batches: bucketing 12 records by length leaves LoRA on tiny OPT below the bar)
     result = train(loaded[0], RECORDS * 3, config, show_progress_bar=False)  # the eval records are also trained on
     # Random tiny models start near uniform logits (loss ~ log(vocab)); 12 steps of full fine-tuning move it
     # by about 0.4, LoRA (zero-initialised B, tiny random weights) by 0.05 to 0.5.
