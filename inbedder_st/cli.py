@@ -77,6 +77,14 @@ def load(args):
 
 
 def cmd_encode(args) -> None:
+    from inbedder_st.distributed import command as ray_engine
+
+    if args.engine == "ray":
+        return ray_engine.run(args)
+    ray_engine.check_local(args)
+    if args.prompt and len(args.prompt) > 1:
+        raise CliError("several --prompt need --engine ray (in Python: inbedder_st.encode_multi)")
+    args.prompt = args.prompt[0] if args.prompt else None
     sparse = args.pooling == "answer_sparse"
     suffixes = SPARSE_OUTPUT_SUFFIXES if sparse else OUTPUT_SUFFIXES
     if args.output and not args.output.endswith(suffixes):
@@ -235,10 +243,13 @@ def add_command(commands, name: str, handler, help_text: str) -> argparse.Argume
     return sub
 
 
-def add_texts(sub: argparse.ArgumentParser) -> None:
+def add_texts(sub: argparse.ArgumentParser, repeat_prompt: bool = False) -> None:
     """--prompt/--prompt-name, --input and --batch-size: the options of every command that reads texts."""
     instruction = sub.add_mutually_exclusive_group()
-    instruction.add_argument("--prompt", help="the instruction, e.g. 'How does the customer feel?'")
+    if repeat_prompt:  # a list: several instructions go to --engine ray
+        instruction.add_argument("--prompt", action="append", help="the instruction, e.g. 'How does the customer feel?' (--engine ray: repeat for several)")
+    else:
+        instruction.add_argument("--prompt", help="the instruction, e.g. 'How does the customer feel?'")
     instruction.add_argument("--prompt-name", help="a named instruction saved with the model")
     sub.add_argument("--input", default="-", help="text file, one text per line, or .jsonl; '-' = stdin")
     sub.add_argument("--batch-size", type=int, default=32)
@@ -248,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     from inbedder_st.answer_space import ANSWER_POOLINGS
+    from inbedder_st.distributed import command as ray_engine
     from inbedder_st.pooling import POOLINGS
 
     parser = argparse.ArgumentParser(prog="inbedder", description="Instruction-following text embeddings.")
@@ -257,13 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
         return add_command(commands, name, handler, help_text)
 
     encode = add("encode", cmd_encode, "Embed texts under an instruction.")
-    add_texts(encode)
+    add_texts(encode, repeat_prompt=True)
     encode.add_argument(
-        "--output", help="FILE.npy or FILE.jsonl (sparse: FILE.npz, a scipy CSR matrix, or FILE.jsonl); default: JSONL on stdout"
+        "--output", help="FILE.npy or FILE.jsonl (sparse: FILE.npz, a scipy CSR matrix, or FILE.jsonl); default: JSONL on stdout; --engine ray: a folder"
     )
     encode.add_argument("--pooling", choices=POOLINGS + ANSWER_POOLINGS, help="default: the model's own")
     encode.add_argument("--top-k", type=int, help="answer_sparse: vocabulary entries kept per text (default 64)")
     encode.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
+    ray_engine.add_options(encode)
 
     answer = add("answer", cmd_answer, "Print each text's generated answer to the instruction.")
     add_texts(answer)

