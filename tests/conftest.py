@@ -71,3 +71,13 @@ def fresh_default(default_model):
 def customer_texts() -> list[str]:
     """40 customer messages written for these tests, 1 to about 35 words (no shared data needed)."""
     return (FIXTURES / "customer_messages.txt").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray (2 CPUs) for every distributed test: starting Ray costs seconds, so it is shared."""
+    ray = pytest.importorskip("ray", reason='Ray is not installed: pip install "inbedder-st[ray]" (CI installs it)')
+    pytest.importorskip("ray.data", reason='Ray Data is not installed: pip install "inbedder-st[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

@@ -183,7 +183,7 @@ def embed_dataset(
     "cuda"). Rows keep their input order and columns; the result is a Ray Dataset, run when consumed
     (``write_parquet``, ``iter_batches``, ``take``, ...).
     """
-    require_ray()
+    ray = require_ray()
     spec = make_spec(model, prompts, text_column=text_column, batch_size=batch_size, num_gpus=num_gpus,
                      num_cpus=num_cpus, dtype=dtype, normalize=normalize, answers=answers, load_kwargs=load_kwargs)  # fmt: skip
     schema = ds.schema(fetch_if_missing=False)  # known without running anything for e.g. read_parquet
@@ -193,7 +193,8 @@ def embed_dataset(
         clashes = sorted(set(spec.columns) & set(schema.names))
         if clashes:
             raise ValueError(f"the dataset already has column(s) {clashes}; rename them or use other prompt keys")
-    ds.context.execution_options.preserve_order = True  # rows come out in input order, whichever actor ran them
+    context = getattr(ds, "context", None) or ray.data.DataContext.get_current()  # Dataset.context: Ray >= 2.4x
+    context.execution_options.preserve_order = True  # rows come out in input order, whichever actor ran them
     return ds.map_batches(
         Embedder, fn_constructor_kwargs={"spec": spec}, batch_size=batch_size, batch_format="pyarrow",
         concurrency=concurrency, num_cpus=num_cpus, num_gpus=num_gpus,

@@ -58,6 +58,7 @@ class JobResult:
 
 def run_job(config: JobConfig) -> JobResult:
     """Run (or resume) the job; JobError for bad input, a failed model load or an unreachable cluster."""
+    require_ray()  # before anything is created on disk
     files = plan.input_files(config.input)
     rows = plan.check_schema(files, config.text_column)
     spec = make_spec(config.model, config.prompts, text_column=config.text_column, batch_size=config.batch_size,
@@ -190,10 +191,10 @@ def check_model(name: str) -> None:
 def connect(address: str | None):
     """Ray, connected: the running session if there is one, else ``address`` ("auto", host:port) or a new local Ray."""
     ray = require_ray()
-    if ray.is_initialized():
-        return ray
     if address and address != "auto":
         check_reachable(address)
+    if ray.is_initialized():  # e.g. a notebook or test that called ray.init(...) itself
+        return ray
     try:
         ray.init(address=address, include_dashboard=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
