@@ -197,6 +197,16 @@ def embed_dataset(
     context.execution_options.preserve_order = True  # rows come out in input order, whichever actor ran them
     return ds.map_batches(
         Embedder, fn_constructor_kwargs={"spec": spec}, batch_size=batch_size, batch_format="pyarrow",
-        concurrency=concurrency, num_cpus=num_cpus, num_gpus=num_gpus,
+        compute=actor_pool(ray, concurrency), num_cpus=num_cpus, num_gpus=num_gpus,
     )  # fmt: skip
 
+
+
+def actor_pool(ray, concurrency):
+    """``concurrency`` as Ray's actor-pool strategy: n actors, or (min, max) to autoscale between."""
+    if isinstance(concurrency, int):
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        return ray.data.ActorPoolStrategy(size=concurrency)
+    low, high = concurrency
+    return ray.data.ActorPoolStrategy(min_size=low, max_size=high)

@@ -217,19 +217,18 @@ def check_reachable(address: str, timeout_s: float = 10.0) -> None:
 
 
 def root_message(error: BaseException) -> str:
-    """The first line of the innermost non-Ray exception behind ``error`` (Ray wraps a worker's error twice or more)."""
-    seen, found = set(), error
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if not type(current).__module__.startswith("ray"):
-            found = current
-        cause = getattr(current, "cause", None)
-        current = cause if isinstance(cause, BaseException) else current.__cause__
-    lines = [line for line in str(found).splitlines() if line.strip()]
-    if found is error and lines and "ray::" in lines[0]:  # a Ray wrapper: its last line names the error
-        return lines[-1].strip()
-    return f"{type(found).__name__}: {lines[0] if lines else ''}" if found is not error else (lines[0] if lines else repr(error))
+    """The user's error behind Ray's wrappers: a worker's exception reaches the driver only as traceback text
+    inside RayTaskError / UserCodeException, so take its last "SomeError: message" line that is not Ray's own."""
+    import re
+
+    text = "\n".join(str(e) for e in (error, getattr(error, "cause", None)) if e is not None)
+    found = [m for m in re.finditer(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", text, flags=re.M)
+             if not m.group(1).startswith("ray.")]  # fmt: skip
+    if found:
+        name, message = found[-1].groups()
+        return message if name in ("ValueError", "JobError") else f"{name.rsplit('.', 1)[-1]}: {message}"
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "ray::" not in line]
+    return lines[0] if lines else repr(error)
 
 
 def print_result(result: JobResult) -> None:
