@@ -14,6 +14,8 @@ def test_the_readme_has_python_examples():
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index, tmp_path, monkeypatch, default_model):
+def test_readme_example_runs(index, tmp_path, monkeypatch, default_model, request):
+    if "inbedder_st.distributed" in BLOCKS[index]:
+        request.getfixturevalue("ray_session")  # the optional extra: skips without Ray, else shares the tests' Ray
     monkeypatch.chdir(tmp_path)  # examples write to out/
     exec(compile(BLOCKS[index], f"README.md[python block {index}]", "exec"), {"__name__": "__readme__"})

@@ -121,7 +121,7 @@ class Embedder:
         from inbedder_st.multi import encode_multi
 
         spec = self.spec
-        if self.reuse:
+        if self.reuse and len(spec.prompts) > 1:  # one instruction: nothing to share, plain encode
             return encode_multi(self.model, texts, list(spec.prompts), batch_size=spec.batch_size,
                                 normalize_embeddings=spec.normalize, show_progress_bar=False)  # fmt: skip
         return np.stack([
@@ -168,6 +168,7 @@ def embed_dataset(
     concurrency: int | tuple[int, int] = 1,
     num_gpus: float = 0,
     num_cpus: float = 1,
+    memory: float | None = None,
     dtype: str | None = None,
     normalize: bool = False,
     answers: bool = False,
@@ -179,8 +180,8 @@ def embed_dataset(
     ``inbedder_st.load_model(..., dtype=dtype, **load_kwargs)``. ``prompts``: a list (keys 0, 1, ...) or a
     dict name -> instruction; None means the model's default instruction. ``batch_size``: rows per actor call
     and per forward pass. ``concurrency``: actors in the pool (an int, or (min, max) to autoscale); each
-    reserves ``num_cpus`` CPUs (and torch uses that many threads) and ``num_gpus`` GPUs (then it runs on
-    "cuda"). Rows keep their input order and columns; the result is a Ray Dataset, run when consumed
+    reserves ``num_cpus`` CPUs (and torch uses that many threads), ``num_gpus`` GPUs (then it runs on
+    "cuda") and ``memory`` bytes of RAM (Ray's scheduling reservation; default none). Rows keep their input order and columns; the result is a Ray Dataset, run when consumed
     (``write_parquet``, ``iter_batches``, ``take``, ...).
     """
     ray = require_ray()
@@ -197,7 +198,7 @@ def embed_dataset(
     context.execution_options.preserve_order = True  # rows come out in input order, whichever actor ran them
     return ds.map_batches(
         Embedder, fn_constructor_kwargs={"spec": spec}, batch_size=batch_size, batch_format="pyarrow",
-        compute=actor_pool(ray, concurrency), num_cpus=num_cpus, num_gpus=num_gpus,
+        compute=actor_pool(ray, concurrency), num_cpus=num_cpus, num_gpus=num_gpus, memory=memory,
     )  # fmt: skip
 
 
