@@ -32,15 +32,15 @@ def cosines(a, b):
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-@pytest.mark.parametrize("family, answers", [("opt", True), ("t5", False)])
-def test_embeddings_and_answers_equal_one_process(ray_session, tiny, family, answers):
+@pytest.mark.parametrize("family, answers, actors", [("opt", True, 2), ("t5", False, 1)])
+def test_embeddings_and_answers_equal_one_process(ray_session, tiny, family, answers, actors):
     from inbedder_st.distributed import embed_dataset
 
     rows = [{"id": i, "text": t, "source": f"s{i % 4}"} for i, t in enumerate(TEXTS)]
     ds = ray_session.data.from_items(rows, override_num_blocks=6)
-    out = embed_dataset(ds, tiny[family], PROMPTS, batch_size=4, concurrency=2, answers=answers).take_all()
+    out = embed_dataset(ds, tiny[family], PROMPTS, batch_size=4, concurrency=actors, answers=answers).take_all()
 
-    assert [r["id"] for r in out] == list(range(len(TEXTS)))  # order kept across two actors
+    assert [r["id"] for r in out] == list(range(len(TEXTS)))  # order kept, across two actors too
     assert [(r["text"], r["source"]) for r in out] == [(r["text"], r["source"]) for r in rows]
     expected_columns = {"id", "text", "source", "embedding_0", "embedding_1"} | ({"answer_0", "answer_1"} if answers else set())
     assert set(out[0]) == expected_columns

@@ -51,6 +51,11 @@ def encode_argv(source, out, model, *extra):
     return argv + list(extra)
 
 
+def finished_parts(out):
+    """Part files under their final names (a temporary ``.tmp-*`` file of an unfinished write is not one)."""
+    return sorted(p for p in out.glob("*.parquet") if not p.name.startswith("."))
+
+
 def read_output(out):
     assert (out / MANIFEST_FILE).is_file(), "the job did not finish"
     return pq.read_table(out)  # every part, in name order (= input order); _ and . files skipped
@@ -66,7 +71,7 @@ def test_parts_hold_the_input_rows_in_order_with_their_embeddings(ray_session, t
     table = read_output(out)
     assert table.column("id").to_pylist() == list(range(45))
     assert table.column_names == ["id", "text", "lang", "embedding_0", "embedding_1", "answer_0", "answer_1"]
-    assert sorted(p.name for p in out.glob("*.parquet")) == [f"chunk{f}-0000{k}.parquet" for f in (0, 1) for k in range(3)]
+    assert [p.name for p in finished_parts(out)] == [f"chunk{f}-0000{k}.parquet" for f in (0, 1) for k in range(3)]
     manifest = json.loads((out / MANIFEST_FILE).read_text())
     assert manifest["rows"] == 45 and manifest["columns"]["embedding_1"] == PROMPTS[1]
     model = inbedder_st.load_model(tiny_opt, device="cpu")
@@ -88,15 +93,16 @@ def test_a_killed_job_resumes_to_the_same_output(ray_session, tiny_opt, tmp_path
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     argv = encode_argv(source, out, tiny_opt, *options, "--address", ray_session.get_runtime_context().gcs_address)
-    job = subprocess.Popen([sys.executable, "-m", "inbedder_st.cli", *argv], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    log = tmp_path / "job.log"
+    with open(log, "wb") as sink:
+        job = subprocess.Popen([sys.executable, "-m", "inbedder_st.cli", *argv], env=env, stdout=sink, stderr=sink)
     deadline = time.monotonic() + 240
-    while len(list(out.glob("*.parquet"))) < 3 and job.poll() is None and time.monotonic() < deadline:
+    while len(finished_parts(out)) < 3 and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     job.send_signal(signal.SIGKILL)
     job.wait()
-    done_before = sorted(out.glob("*.parquet"))
-    assert job.returncode == -signal.SIGKILL, "the job ended before it could be killed"
+    done_before = finished_parts(out)
+    assert job.returncode == -signal.SIGKILL, f"the job ended before it could be killed: {log.read_text()[-2000:]}"
     assert 3 <= len(done_before) < 20 and not (out / MANIFEST_FILE).exists()  # killed mid-run, not complete
     kept = {p.name: p.stat().st_mtime_ns for p in done_before}
     # A half-written part under its final name (a writer without the atomic rename) is redone, not trusted.
@@ -154,7 +160,7 @@ def test_bad_input_gives_one_line_and_no_output(tmp_path, capsys, tiny_opt, case
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.search(message, err[0]), err
-    assert not out.exists() or not (out / MANIFEST_FILE).exists() and not list(out.glob("*.parquet"))
+    assert not out.exists() or not (out / MANIFEST_FILE).exists() and not finished_parts(out)
 
 
 def test_a_null_text_is_named_by_file_and_row(ray_session, tiny_opt, tmp_path, capsys):
@@ -165,7 +171,7 @@ def test_a_null_text_is_named_by_file_and_row(ray_session, tiny_opt, tmp_path, c
     assert main(encode_argv(folder, out, tiny_opt)) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "holes.parquet: row 2: column 'text' is null" in err and "0 of 1 parts done; rerun to resume" in err
-    assert not (out / MANIFEST_FILE).exists() and not list(out.glob("*.parquet"))
+    assert not (out / MANIFEST_FILE).exists() and not finished_parts(out)
 
 
 def test_another_jobs_output_folder_is_refused(ray_session, tiny_opt, tmp_path, capsys):
@@ -175,3 +181,18 @@ def test_another_jobs_output_folder_is_refused(ray_session, tiny_opt, tmp_path, 
     (out / "_inbedder_job.json").write_text(json.dumps({"model": "other"}))
     assert main(encode_argv(source, out, tiny_opt)) == 2
     assert "holds the output of another job (different " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--prompt", "b"], "several --prompt need --engine ray"),
+        (["--concurrency", "2", "--answers"], "--concurrency, --answers apply to --engine ray only"),
+    ],
+)
+def test_the_local_engine_refuses_ray_options(tmp_path, capsys, extra, message):
+    source = tmp_path / "texts.txt"
+    source.write_text("hello\n", encoding="utf-8")
+    assert main(["encode", "--prompt", "a", "--input", str(source), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("inbedder: error: ") and message in err and len(err.splitlines()) == 1, err
