@@ -151,8 +151,11 @@ def bad_input(tmp_path, case):
         ("ok", ["--concurrency", "0"], r"--concurrency must be >= 1"),
     ],
 )
-def test_bad_input_gives_one_line_and_no_output(tmp_path, capsys, tiny_opt, case, extra, message):
+def test_bad_input_gives_one_line_and_no_output(tmp_path, capsys, tiny_opt, case, extra, message, request):
     import re
+
+    if "--address" in extra:
+        request.getfixturevalue("ray_session")  # the other inputs are checked before Ray is needed
 
     folder = bad_input(tmp_path, case)
     out = tmp_path / "out"

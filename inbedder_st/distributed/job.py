@@ -58,26 +58,28 @@ class JobResult:
 
 def run_job(config: JobConfig) -> JobResult:
     """Run (or resume) the job; JobError for bad input, a failed model load or an unreachable cluster."""
-    require_ray()  # before anything is created on disk
     files = plan.input_files(config.input)
     rows = plan.check_schema(files, config.text_column)
     spec = make_spec(config.model, config.prompts, text_column=config.text_column, batch_size=config.batch_size,
                      num_gpus=config.num_gpus, num_cpus=config.num_cpus, dtype=config.dtype,
                      normalize=config.normalize, answers=config.answers, load_kwargs=dict(config.load_kwargs))  # fmt: skip
     check_model(config.model)
+    require_ray()  # before anything is created on disk
     out = Path(config.output)
     plan.prepare_output(out, config.settings())
     parts = plan.plan_parts(rows, config.rows_per_part, config.settings())
+    plan.remove_stale(out, parts)
     todo = [p for p in parts if not plan.is_done(out, p)]
     if todo:
         ray = connect(config.address)
         try:
             _run_parts(ray, config, todo, out)
-        except Exception as error:  # a worker's error arrives wrapped in Ray's exceptions: show the user's one
+        except (Exception, KeyboardInterrupt) as error:  # a worker's error arrives wrapped in Ray's exceptions
             if isinstance(error, JobError):
                 raise
             done = sum(plan.is_done(out, p) for p in parts)
-            raise JobError(f"{root_message(error)} ({done} of {len(parts)} parts done; rerun to resume)") from error
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else root_message(error)
+            raise JobError(f"{reason} ({done} of {len(parts)} parts done; rerun to resume)") from error
     plan.write_manifest(out, parts, spec.columns)
     return JobResult(parts=len(parts), skipped=len(parts) - len(todo), rows=sum(p.rows for p in parts), output=out)
 

@@ -165,6 +165,16 @@ def prepare_output(out: Path, settings: dict) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def remove_stale(out: Path, parts: list[Part]) -> list[str]:
+    """Delete part files of this job folder that the plan no longer has (an input file removed or renamed),
+    so that reading the folder gives exactly the planned rows. The folder is the job's own (prepare_output)."""
+    planned = {part_path(out, p).name for p in parts}
+    stale = [p for p in out.glob("*.parquet") if not p.name.startswith((".", "_")) and p.name not in planned]
+    for path in stale:
+        path.unlink()
+    return sorted(p.name for p in stale)
+
+
 def write_manifest(out: Path, parts: list[Part], columns: dict[str, str | None]) -> None:
     manifest = {
         "complete": True,
