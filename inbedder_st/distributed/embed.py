@@ -48,7 +48,9 @@ class EmbedSpec:
         return out
 
 
-def make_spec(model, prompts, *, text_column, batch_size, num_gpus, num_cpus, dtype, normalize, answers, load_kwargs) -> EmbedSpec:
+def make_spec(
+    model, prompts, *, text_column, batch_size, num_gpus, num_cpus, dtype, normalize, answers, load_kwargs
+) -> EmbedSpec:
     """Check the arguments on the driver, before any actor starts, and pack them for the actors."""
     if not isinstance(model, str):
         raise TypeError(f"model must be 'default', a folder or a hub id (str), got {type(model).__name__}")
@@ -181,8 +183,9 @@ def embed_dataset(
     dict name -> instruction; None means the model's default instruction. ``batch_size``: rows per actor call
     and per forward pass. ``concurrency``: actors in the pool (an int, or (min, max) to autoscale); each
     reserves ``num_cpus`` CPUs (and torch uses that many threads), ``num_gpus`` GPUs (then it runs on
-    "cuda") and ``memory`` bytes of RAM (Ray's scheduling reservation; default none). Rows keep their input order and columns; the result is a Ray Dataset, run when consumed
-    (``write_parquet``, ``iter_batches``, ``take``, ...).
+    "cuda") and ``memory`` bytes of RAM (Ray's scheduling reservation; default none). Rows keep their input
+    order and columns; the result is a Ray Dataset, run when consumed (``write_parquet``, ``iter_batches``,
+    ``take``, ...). Sets ``preserve_order`` on ``ds.context``, which ``ds`` shares with the datasets derived from it.
     """
     ray = require_ray()
     spec = make_spec(model, prompts, text_column=text_column, batch_size=batch_size, num_gpus=num_gpus,
