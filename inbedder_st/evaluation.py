@@ -131,6 +131,8 @@ def run(
     output = Path(output)
     tasks = get_tasks(task_names, data=data, robustness=robustness)
     model = resolve_model(model_spec, instruction_mode=instruction_mode, device=device, heads=heads)
+    if heads is not None:
+        model.check_tasks(tasks)
     embedding_cache = embedding_cache or os.environ.get("INBEDDER_EMBEDDING_CACHE")
     if embedding_cache:
         from inbedder_st.cache import EmbeddingCache

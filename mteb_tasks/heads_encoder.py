@@ -68,9 +68,27 @@ class HeadsEncoder(AbsEncoder):
 
     def head_for(self, instruction: str | None) -> tuple[HeadInfo, list]:
         if instruction not in self.heads:
-            known = "\n  ".join(repr(key) for key in self.heads)
-            raise KeyError(f"No head for the instruction {instruction!r}. Heads in this set:\n  {known}")
+            raise KeyError(f"No head for the instruction {instruction!r}; heads in this set: {self._known()}.")
         return self.heads[instruction]
+
+    def _known(self) -> str:
+        return ", ".join(repr(key) for key in self.heads)
+
+    def check_tasks(self, tasks) -> None:
+        """Fail before anything runs when a task (or a subset of it) asks an instruction no head answers."""
+        from mteb_tasks.instructed import InstructedTask
+
+        missing: dict[str, list[str]] = {}
+        for task in tasks:
+            if not isinstance(task, InstructedTask):
+                continue  # its instruction is checked when it is encoded
+            for subset in task.metadata.hf_subsets or ["default"]:
+                instruction = self.get_instruction(task.metadata_with_instruction(task.instruction_for(subset)), None)
+                if instruction not in self.heads:
+                    missing.setdefault(instruction, []).append(f"{task.metadata.name}/{subset}")
+        if missing:
+            asked = ", ".join(f"{instruction!r} (asked by {', '.join(names)})" for instruction, names in missing.items())
+            raise KeyError(f"No head for the instruction(s) {asked}; heads in this set: {self._known()}.")
 
     def encode(self, inputs, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs: Any) -> np.ndarray:
         texts = [text for batch in inputs for text in batch["text"]]

@@ -15,7 +15,9 @@ SCORE_NOTES = {
 }
 
 
-def head_card(info: HeadInfo, model_id: str | None = None, license: str | None = None) -> str:
+def head_card(
+    info: HeadInfo, model_id: str | None = None, license: str | None = None, language: list[str] | None = None
+) -> str:
     from huggingface_hub import ModelCardData
 
     model_id = model_id or "path/to/this/folder"
@@ -25,7 +27,7 @@ def head_card(info: HeadInfo, model_id: str | None = None, license: str | None =
         tags=TAGS,
         base_model=info.base if "/" in info.base and not info.base.startswith(("/", ".")) else None,
         license=license,
-        language=["en"],
+        language=language or ["en"],
     )
     scores = "\n".join(
         f"| {key} | {value} | {SCORE_NOTES.get(key, '')} |" for key, value in info.fit_scores.items()
