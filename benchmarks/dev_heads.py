@@ -4,7 +4,7 @@ Run from the repository root (the teacher reads --sample texts per instruction: 
 minutes at ~25 texts/s on a 2-core CPU):
 
     python benchmarks/dev_heads.py --output out/dev-heads [--sample 1000] [--kind linear] [--objective embedding]
-                                   [--embedding-cache DIR]
+                                   [--embedding-cache DIR] [--identity INSTRUCTION]
     inbedder evaluate --model minilm --heads out/dev-heads --tasks dev --output out/eval-dev
 
 The fitting texts come from ``mteb_tasks.dev_heads.dev_head_corpora`` (train splits, and the rows of the dual-aspect
@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,15 +42,22 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="shared data folder (default: $INBEDDER_DATA or ../shared/data)")
     parser.add_argument("--embedding-cache", default=None, help="EmbeddingCache folder for the teacher's embeddings")
     parser.add_argument("--only", action="append", help="fit only this instruction (repeatable)")
+    parser.add_argument(
+        "--identity", action="append", default=[],
+        help="write an identity head (the base model as it is) for this instruction instead of fitting one (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import inbedder_st
-    from inbedder_st.heads import fit_head, resolve_base, save_head
+    from inbedder_st.heads import fit_head, identity_head, is_head_folder, resolve_base, save_head
     from mteb_tasks.dev_heads import dev_head_corpora, dev_instructions
 
     started = time.monotonic()
     corpora = dev_head_corpora(args.data)
     asked = dev_instructions(args.data)
+    unknown = [instruction for instruction in args.identity + (args.only or []) if instruction not in corpora]
+    if unknown:
+        parser.error(f"not a dev instruction: {unknown}; dev instructions: {list(corpora)}")
     teacher = inbedder_st.load_model()
     base, _ = resolve_base("minilm")
     cache = None
@@ -64,11 +72,16 @@ def main() -> None:
         if args.only and instruction not in args.only:
             continue
         print(f"[{instruction}] {len(texts)} texts disjoint from the dev tests; asked by {asked[instruction]}", file=sys.stderr)
-        head = fit_head(
-            teacher, texts, instruction, base=base, sample=args.sample, kind=args.kind, objective=args.objective,
-            seed=args.seed, cache=cache, progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
-        )  # fmt: skip
+        if instruction in args.identity:
+            head = identity_head(instruction, base=base)
+        else:
+            head = fit_head(
+                teacher, texts, instruction, base=base, sample=args.sample, kind=args.kind, objective=args.objective,
+                seed=args.seed, cache=cache, progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
+            )  # fmt: skip
         folder = output / slug(instruction)
+        if is_head_folder(folder):  # a rerun: no stale module folder of the earlier head may stay
+            shutil.rmtree(folder)
         save_head(head, folder)
         listing[instruction] = {"folder": folder.name, "corpus_texts": len(texts), "tasks": asked[instruction],
                                 **{k: v for k, v in head.head_info.__dict__.items() if k in ("sample_size", "kind", "objective", "fit_scores", "fit_seconds")}}  # fmt: skip

@@ -107,12 +107,25 @@ def test_the_head_agrees_with_its_teacher_better_than_its_base(emotion_head, def
 
 
 def test_the_answers_objective_fits_on_answer_groups(default_model, minilm):
-    head = fit_head(default_model, emotion("train")[:300], PROMPT, base=minilm, sample=MIN_SAMPLE["linear"] + 30,
-                    objective="answers", seed=1)  # fmt: skip
+    head = fit_head(default_model, emotion("train")[:400], PROMPT, base=minilm, sample=120, objective="answers", seed=1)
     info = head.head_info
     assert info.objective == "answers" and len(info.answer_groups) >= 2
     assert info.dim == len(info.answer_groups)  # one output per answer group (LDA-like projection)
     assert min(info.answer_groups.values()) >= 3
+    texts = emotion("test")[:8]
+    np.testing.assert_allclose(apply_heads(minilm.encode(texts), head)[PROMPT], head.encode(texts), atol=1e-5)
+
+
+def test_answers_close_in_meaning_form_one_group():
+    vectors = {"great": [1, 0, 0], "good": [0.95, 0.1, 0], "awful": [0, 1, 0], "bad": [0.1, 0.95, 0], "blue": [0, 0, 1]}
+
+    def embed(strings):
+        return np.array([vectors[s] for s in strings], dtype=float)
+
+    answers = ["Great!", "great", "good", "Awful.", "bad", "bad", "blue"]
+    groups = group_answers(answers, min_group=2, embed=embed)
+    assert groups.groups == {"great": 3, "bad": 3}  # each group is named by its most frequent answer
+    assert groups.labels == ["great", "great", "great", "bad", "bad", "bad", None]
 
 
 def test_the_mlp_head_has_two_dense_layers(default_model, minilm):
@@ -177,3 +190,16 @@ def test_a_head_on_another_base_is_refused_by_the_heads_encoder(emotion_head, mi
     info = HeadInfo(**{**emotion_head.head_info.__dict__, "base_dim": 768, "base": "some/768-model"})
     with pytest.raises(ValueError, match=r"sits on some/768-model \(768 dimensions\); the base model given outputs 384"):
         HeadsEncoder(minilm, {PROMPT: (info, [])}, meta=ModelMeta.create_empty())
+
+
+def test_an_identity_head_is_the_base_model_declared_to_answer_an_instruction(minilm, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    head = heads.identity_head("What is this sentence about?", base=minilm)
+    assert head.head_info.kind == "identity" and head.head_info.sample_size == 0
+    folder = save_head(head, tmp_path / "about")
+    texts = ["a cat sits on the mat", "stocks fell sharply"]
+    vectors = minilm.encode(texts)
+    np.testing.assert_allclose(SentenceTransformer(str(folder)).encode(texts), vectors, atol=1e-6)
+    np.testing.assert_allclose(apply_heads(vectors, folder)["What is this sentence about?"], vectors, atol=1e-6)
+    assert "Identity head" in (folder / "README.md").read_text(encoding="utf-8")

@@ -116,3 +116,15 @@ def test_cli_export_and_push_dry_run_take_a_head_folder(head_dir, tmp_path, caps
     assert "inbedder_head.json" in capsys.readouterr().out
     card = (tmp_path / "exp" / "README.md").read_text(encoding="utf-8")
     assert 'SentenceTransformer("me/feel-head")' in card and json.loads((tmp_path / "exp" / "inbedder_head.json").read_text())["instruction"] == PROMPT
+
+
+def test_head_identity_completes_a_head_set(head_dir, tmp_path, capsys):
+    import shutil
+
+    heads_dir = tmp_path / "set"
+    shutil.copytree(head_dir, heads_dir / "feel")
+    assert main(["head", "identity", "--prompt", "What does the customer need?", "--output", str(heads_dir / "need")]) == 0
+    assert "answers 'What does the customer need?' as it is" in capsys.readouterr().err
+    encoder = evaluation.resolve_model("minilm", heads=heads_dir)
+    assert set(encoder.heads) == {PROMPT, "What does the customer need?"}
+    assert main(["head", "identity", "--prompt", "x", "--output", str(heads_dir / "need")]) == 2

@@ -38,7 +38,7 @@ def _apply(layers, x: np.ndarray, batch_size: int) -> np.ndarray:
 
     weights = [(torch.from_numpy(np.ascontiguousarray(l.weight.T, dtype=np.float32)),
                 torch.from_numpy(np.asarray(l.bias, dtype=np.float32)), l.activation) for l in layers]  # fmt: skip
-    out = np.empty((len(x), layers[-1].weight.shape[0]), dtype=np.float32)
+    out = np.empty((len(x), layers[-1].weight.shape[0] if layers else x.shape[1]), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             h = torch.from_numpy(x[start : start + batch_size])

@@ -36,6 +36,8 @@ def head_card(
     if info.answer_groups:
         top = ", ".join(f"{name!r} ({count})" for name, count in list(info.answer_groups.items())[:12])
         groups = f"\nAnswer groups the head was fitted to separate ({len(info.answer_groups)}; largest first): {top}.\n"
+    if info.kind == "identity":
+        return _identity_card(info, data, model_id)
     layers = "one `Dense` layer" if info.kind == "linear" else "two `Dense` layers (GELU between them)"
     return f"""---
 {data.to_yaml()}
@@ -85,3 +87,24 @@ def _objective(info: HeadInfo) -> str:
     if info.objective == "embedding":
         return "regression onto the teacher's normalised, centred embeddings"
     return "texts whose generated answers agree are pulled together (LDA-like projection onto the answer groups)"
+
+
+def _identity_card(info: HeadInfo, data, model_id: str) -> str:
+    return f"""---
+{data.to_yaml()}
+---
+
+# Identity head: {info.instruction}
+
+{info.base} itself, declared to answer **"{info.instruction}"** in a set of instruction heads made with
+[inbedder-st](https://pypi.org/project/inbedder-st/): nothing was fitted. Use it for an instruction that asks
+what a generic embedder already encodes (what the text is about), so that a head set routes that instruction to
+the base model explicitly rather than by a silent fallback.
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{model_id}")
+embeddings = model.encode(["first text", "second text"])
+```
+"""

@@ -33,16 +33,58 @@ def register(commands) -> None:
     fit.add_argument("--batch-size", type=int, default=32)
     fit.add_argument("--overwrite", action="store_true", help="replace a head folder written before")
 
+    identity = actions.add_parser(
+        "identity",
+        help="Declare the base model itself the answer to --prompt (nothing fitted), to complete a head set.",
+        description="Write a head folder that is the base model unchanged, for an instruction that asks what a "
+        "generic embedder already encodes (e.g. 'What is this sentence about?').",
+    )
+    identity.set_defaults(handler=cmd_identity)
+    identity.add_argument("--prompt", required=True, help="the instruction the base model answers as it is")
+    identity.add_argument("--output", required=True, help="folder for the head")
+    identity.add_argument("--base", default="minilm", help="'minilm' (default) or a sentence-transformers folder/id")
+    identity.add_argument("--overwrite", action="store_true", help="replace a head folder written before")
 
-def cmd_fit(args) -> None:
-    from inbedder_st.cli import CliError, load, read_texts
-    from inbedder_st.heads.fit import fit_head
-    from inbedder_st.heads.model import is_head_folder, save_head
+
+def _check_output(args) -> Path:
+    from inbedder_st.cli import CliError
+    from inbedder_st.heads.model import is_head_folder
 
     output = Path(args.output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         if not (args.overwrite and is_head_folder(output)):
             raise CliError(f"--output {args.output!r} exists and is not empty (--overwrite replaces an earlier head)")
+    return output
+
+
+def _save(model, output: Path, overwrite: bool) -> None:
+    from inbedder_st.heads.model import save_head
+
+    if output.exists() and overwrite:
+        import shutil
+
+        shutil.rmtree(output)
+    save_head(model, output)
+
+
+def cmd_identity(args) -> None:
+    from inbedder_st.cli import CliError
+    from inbedder_st.heads.fit import identity_head
+
+    output = _check_output(args)
+    try:
+        model = identity_head(args.prompt, base=args.base)
+    except (OSError, TypeError) as error:
+        raise CliError(str(error)) from None
+    _save(model, output, args.overwrite)
+    print(f"inbedder head identity: {model.head_info.base} answers {args.prompt!r} as it is; saved to {output}", file=sys.stderr)
+
+
+def cmd_fit(args) -> None:
+    from inbedder_st.cli import CliError, load, read_texts
+    from inbedder_st.heads.fit import fit_head
+
+    output = _check_output(args)
     texts = read_texts(args.input)
     teacher = load(args)
 
@@ -57,9 +99,5 @@ def cmd_fit(args) -> None:
         )  # fmt: skip
     except (OSError, TypeError) as error:
         raise CliError(str(error)) from None
-    if output.exists() and args.overwrite:
-        import shutil
-
-        shutil.rmtree(output)
-    save_head(model, output)
+    _save(model, output, args.overwrite)
     say(f"saved to {output} (SentenceTransformer({str(output)!r}) loads it; fitted in {model.head_info.fit_seconds:.0f} s)")

@@ -31,7 +31,7 @@ OBJECTIVES = ("embedding", "answers")
 # The fewest distinct texts a head is fitted on: the linear head's ridge strength is chosen by 5-fold
 # validation, the MLP holds out a fifth of the sample for early stopping and has ~500 weights per input.
 MIN_SAMPLE = {"linear": 50, "mlp": 200}
-MIN_GROUP = 3  # objective="answers": an answer given for fewer texts forms no group
+MIN_GROUP = 3  # objective="answers": a group of fewer texts (or 1% of the sample) is left out
 
 
 def resolve_base(base, device: str | None = None):
@@ -98,15 +98,18 @@ def fit_head(
         from inbedder_st.answers import answer
 
         answers = answer(teacher, chosen, prompt=prompt, batch_size=batch_size, show_progress_bar=show_progress_bar)
-        groups = group_answers(answers, min_group=MIN_GROUP, prompt=prompt)
+        groups = group_answers(
+            answers, min_group=max(MIN_GROUP, len(chosen) // 100), prompt=prompt,
+            embed=lambda strings: base_model.encode(strings, normalize_embeddings=True, convert_to_numpy=True),
+        )  # fmt: skip
         labelled = groups.labelled
         targets, _ = solve.label_targets([groups.labels[i] for i in labelled])
         say(f"answers: {len(groups.groups)} groups cover {len(labelled)} texts (largest: "
             + ", ".join(f"{k!r} x{n}" for k, n in list(groups.groups.items())[:5]) + ")")  # fmt: skip
         if len(labelled) < MIN_SAMPLE[kind]:
             raise ValueError(
-                f"Instruction {prompt!r}: only {len(labelled)} of {len(chosen)} texts have an answer shared by "
-                f"{MIN_GROUP}+ texts; a {kind} head needs {MIN_SAMPLE[kind]}. Use a larger sample."
+                f"Instruction {prompt!r}: only {len(labelled)} of {len(chosen)} texts have an answer shared by enough "
+                f"texts to form a group; a {kind} head needs {MIN_SAMPLE[kind]}. Use a larger sample."
             )
 
     clock.done("teacher")
@@ -141,6 +144,21 @@ def fit_head(
     )
     say("scores: " + ", ".join(f"{key} {value}" for key, value in info.fit_scores.items()))
     return build_head_model(base_model, layers, info)
+
+
+def identity_head(prompt: str, *, base="minilm"):
+    """A head that declares the base model's own embedding the answer to ``prompt`` (no teacher, no fit): for an
+    instruction that asks what a generic embedder already encodes (e.g. "What is this sentence about?"), so that
+    a head set can route it to the base model explicitly instead of falling back silently."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("identity_head needs the instruction as prompt=, a non-empty string.")
+    base_model, base_name = resolve_base(base)
+    dimension = base_model.get_embedding_dimension()
+    info = HeadInfo(
+        instruction=prompt, teacher="", base=base_name, base_modules=len(base_model), base_dim=dimension,
+        dim=dimension, kind="identity", objective="none", sample_size=0, seed=0,
+    )  # fmt: skip
+    return build_head_model(base_model, [], info)
 
 
 def fit_layers(x: np.ndarray, targets: np.ndarray, *, kind: str = "linear", seed: int = 0):

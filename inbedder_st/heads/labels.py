@@ -1,24 +1,31 @@
 """The teacher's generated answers -> labels for a label-guided head.
 
-Answers are short ("furious", "card delivery"): they are compared after lower-casing and dropping punctuation
-and stopwords, and answers given for fewer than ``min_group`` texts are left out (a group of one text says
-nothing about which texts belong together). An instruction whose answers form fewer than two groups cannot
-guide a head: that is an error, not a silently useless head.
+Answers are short ("furious", "card delivery") and many mean the same ("great", "good", "wonderful"). They are
+compared after lower-casing and dropping punctuation and stopwords; with ``embed`` (a function from strings
+to unit vectors, e.g. the base model), distinct answers whose meanings are close are merged (average-linkage
+clustering of their embeddings, cosine distance below ``merge_distance``), so that the head is not taught to
+separate synonyms. Groups of fewer than ``min_group`` texts are left out (they say little about which texts
+belong together). An instruction whose answers form fewer than two groups cannot guide a head: that is an
+error, not a silently useless head.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 WORD = re.compile(r"[\w'-]+")
+MERGE_DISTANCE = 0.7
 
 
 @dataclass
 class AnswerGroups:
-    labels: list[str | None]  # per text: its group, or None when its answer is too rare to form one
-    groups: dict[str, int]  # group -> number of texts, largest first
+    labels: list[str | None]  # per text: its group, or None when its group is too small
+    groups: dict[str, int]  # group (its most frequent answer) -> number of texts, largest first
 
     @property
     def labelled(self) -> list[int]:
@@ -31,13 +38,23 @@ def normalize_answer(answer: str, stopwords: frozenset[str] = frozenset()) -> st
     return " ".join(kept or [word for word in words if word])
 
 
-def group_answers(answers: list[str], *, min_group: int = 3, prompt: str = "") -> AnswerGroups:
-    """Group texts whose normalised answers are equal; groups smaller than ``min_group`` are dropped."""
+def group_answers(
+    answers: list[str],
+    *,
+    min_group: int = 3,
+    prompt: str = "",
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    merge_distance: float = MERGE_DISTANCE,
+) -> AnswerGroups:
+    """Texts whose (normalised, and with ``embed`` merged by meaning) answers agree form a group."""
     from inbedder_st.stopwords import english_stopwords
 
     stopwords = frozenset(english_stopwords())
     keys = [normalize_answer(answer, stopwords) for answer in answers]
     counts = Counter(key for key in keys if key)
+    if embed is not None and len(counts) > 1:
+        keys = _merge_by_meaning(keys, counts, embed, merge_distance)
+        counts = Counter(key for key in keys if key)
     kept = {key: n for key, n in counts.most_common() if n >= min_group}
     if len(kept) < 2:
         found = ", ".join(f"{key!r} x{n}" for key, n in counts.most_common(5)) or "no answer at all"
@@ -47,3 +64,19 @@ def group_answers(answers: list[str], *, min_group: int = 3, prompt: str = "") -
             "or a sample with more varied texts."
         )
     return AnswerGroups([key if key in kept else None for key in keys], kept)
+
+
+def _merge_by_meaning(keys: list[str], counts: Counter, embed, merge_distance: float) -> list[str]:
+    """Each answer -> the most frequent answer of its meaning cluster."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    distinct = sorted(counts, key=lambda key: (-counts[key], key))
+    vectors = np.asarray(embed(distinct), dtype=np.float64)
+    clusters = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=merge_distance, metric="cosine", linkage="average"
+    ).fit(vectors).labels_
+    name: dict[int, str] = {}
+    for key, cluster in zip(distinct, clusters):  # most frequent first: it names its cluster
+        name.setdefault(int(cluster), key)
+    merged = {key: name[int(cluster)] for key, cluster in zip(distinct, clusters)}
+    return [merged.get(key, key) for key in keys]

@@ -34,8 +34,8 @@ class HeadInfo:
     base_modules: int  # the first ``base_modules`` modules are the base model's, the rest the head's
     base_dim: int
     dim: int
-    kind: str  # "linear" | "mlp"
-    objective: str  # "embedding" | "answers"
+    kind: str  # "linear" | "mlp" | "identity" (the base model's embedding, declared to answer the instruction)
+    objective: str  # "embedding" | "answers" | "none" (identity)
     sample_size: int
     seed: int
     fit_scores: dict[str, float] = field(default_factory=dict)
@@ -184,6 +184,6 @@ def read_head_layers(folder: str | Path) -> tuple[HeadInfo, list[Layer]]:
             raise ValueError(f"{folder}/{entry['path']}: unsupported activation {config.get('activation_function')!r}.")
         bias = weights.get("linear.bias", np.zeros(config["out_features"], dtype=np.float32))
         layers.append(Layer(weights["linear.weight"], bias, activation))
-    if not layers:
+    if not layers and info.kind != "identity":
         raise ValueError(f"{folder}: no Dense layer after the base model's {info.base_modules} modules.")
     return info, layers

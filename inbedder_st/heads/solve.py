@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RIDGE_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)  # x trace(X'X)/d_in: scale-free
+RIDGE_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # x trace(X'X)/d_in: scale-free
 FOLDS = 5
 
 
