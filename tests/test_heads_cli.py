@@ -128,3 +128,39 @@ def test_head_identity_completes_a_head_set(head_dir, tmp_path, capsys):
     encoder = evaluation.resolve_model("minilm", heads=heads_dir)
     assert set(encoder.heads) == {PROMPT, "What does the customer need?"}
     assert main(["head", "identity", "--prompt", "x", "--output", str(heads_dir / "need")]) == 2
+
+
+class FakeHub:
+    """Stands in for huggingface_hub.HfApi (push takes api=): records the upload, reaches no network."""
+
+    def __init__(self):
+        self.files: list[str] = []
+        self.card = ""
+
+    def whoami(self, token=None):
+        return {"name": "me", "orgs": []}
+
+    def create_repo(self, **kwargs):
+        return None
+
+    def upload_folder(self, *, folder_path, **kwargs):
+        from pathlib import Path
+
+        folder = Path(folder_path)
+        self.files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        self.card = (folder / "README.md").read_text(encoding="utf-8")
+
+        class Info:
+            commit_url = "https://huggingface.co/me/feel-head/commit/1"
+
+        return Info()
+
+
+def test_hub_push_uploads_a_head_exported_for_the_repo(head_dir):
+    from inbedder_st import hub
+    from inbedder_st.heads import load_head
+
+    api = FakeHub()
+    pushed = hub.push(load_head(head_dir), "me/feel-head", token="hf_test", api=api)
+    assert pushed.url.endswith("/commit/1") and "inbedder_head.json" in api.files
+    assert 'SentenceTransformer("me/feel-head")' in api.card and "instruction-head" in api.card
