@@ -12,7 +12,16 @@ instruction; a corpus embedded once by the generic model then gets an instructio
 """
 
 from inbedder_st.heads.apply import apply_heads
-from inbedder_st.heads.fit import KINDS, MIN_SAMPLE, OBJECTIVES, fit_head, fit_layers, identity_head, resolve_base, sample_texts
+from inbedder_st.heads.fit import (
+    KINDS,
+    MIN_SAMPLE,
+    OBJECTIVES,
+    fit_head,
+    fit_layers,
+    identity_head,
+    resolve_base,
+    sample_texts,
+)
 from inbedder_st.heads.labels import AnswerGroups, group_answers
 from inbedder_st.heads.model import (
     HEAD_FILE,

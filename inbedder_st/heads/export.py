@@ -41,8 +41,8 @@ def export_head(
     unknown = sorted(key for key in others if key not in NOT_FOR_HEADS)
     if unknown:
         raise TypeError(f"export of an instruction head got unexpected options {unknown}.")
-    if refused or weights != "merged" or dtype not in (None, "float32"):
-        given = refused + (["weights"] if weights != "merged" else []) + (["dtype"] if dtype not in (None, "float32") else [])
+    given = refused + (["weights"] if weights != "merged" else []) + (["dtype"] if dtype not in (None, "float32") else [])
+    if given:
         raise ValueError(
             f"{given} do not apply to an instruction head (its base and Dense weights are exported as they are, in "
             "float32); a head takes model_id, license and language."
