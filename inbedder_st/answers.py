@@ -6,18 +6,7 @@ import torch
 from tqdm.auto import tqdm
 
 from inbedder_st.inputs import check_texts
-
-
-def resolve_prompt(model, prompt: str | None, prompt_name: str | None) -> str | None:
-    """The same precedence as ``SentenceTransformer.encode``: prompt, then prompt_name, then the default."""
-    if prompt is not None:
-        return prompt
-    name = prompt_name if prompt_name is not None else getattr(model, "default_prompt_name", None)
-    if name is None:
-        return None
-    if name not in model.prompts:
-        raise ValueError(f"Prompt name {name!r} not found. Valid choices: {sorted(model.prompts)}.")
-    return model.prompts[name]
+from inbedder_st.prompts import resolve_prompt
 
 
 @torch.inference_mode()

@@ -6,11 +6,15 @@ The key holds everything that determines an embedding:
   config (InBedder: family, template, pooling, layer, max_length, generation and filter settings, default
   instruction), the backbone's transformers config, the tokenizer, the device type, the package versions
   (inbedder-st, torch, transformers, sentence-transformers) and a hash of inbedder_st's own source;
-- the instruction (the ``prompt`` string as given; None is its own key);
+- the call's variant: the instruction the model will read (``prompt`` / ``prompt_name`` / the model's
+  ``default_prompt_name`` resolved by sentence-transformers' rules, then an InBedder's default instruction for a
+  missing one), the dimension embeddings are truncated to, and the device type computing them;
 - the text (its UTF-8 bytes).
 Anything else (batch size, padding, batch composition) cannot change an embedding (DESIGN.md, decision 3).
+``encode`` arguments that would change the output and are not in the key (``output_value``, ``precision``,
+``convert_to_tensor``, ``pool``, model-specific keyword arguments) are refused with an error naming them.
 
-Layout: ``ROOT/<model key>/<instruction key>/<pack>.npz``. A pack holds the embeddings one ``encode`` call
+Layout: ``ROOT/<model key>/<variant key>/<pack>.npz``. A pack holds the embeddings one ``encode`` call
 computed: ``keys`` (a 20-byte BLAKE2b digest per text), ``vectors`` (float32) and a SHA-256 ``checksum`` over
 both and the two directory keys. Packs are written to a temporary file and renamed into place
 (``os.replace``), so a reader never sees half a pack; a pack that fails to load, has inconsistent shapes or a
@@ -31,6 +35,8 @@ import os
 import shutil
 import uuid
 import weakref
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +44,7 @@ import numpy as np
 import torch
 
 from inbedder_st.inputs import check_texts
+from inbedder_st.prompts import effective_instruction, resolve_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +61,9 @@ def text_digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=TEXT_DIGEST_BYTES).digest()
 
 
-def instruction_key(prompt: str | None) -> str:
-    return hashlib.sha256(json.dumps(prompt).encode("utf-8")).hexdigest()[:32]
+def instruction_key(variant: dict | str | None) -> str:
+    """The folder name of a variant (``CallVariant.as_dict()``; a bare instruction string is keyed as itself)."""
+    return hashlib.sha256(json.dumps(variant, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
 
 def _tensor_bytes(tensor: torch.Tensor) -> bytes:
@@ -144,9 +152,6 @@ def model_description(model) -> dict:
         "backbone_configs": [hashlib.sha256(c.encode()).hexdigest()[:20] for c in backbone_configs],
         "weights": weights_fingerprint(model),
         "device": device,
-        # What sentence-transformers does around the modules: the prompt used when none is given, truncation.
-        "default_prompt": (getattr(model, "prompts", None) or {}).get(getattr(model, "default_prompt_name", None)),
-        "truncate_dim": getattr(model, "truncate_dim", None),
         "versions": {
             name: package(name) for name in ("inbedder-st", "torch", "transformers", "sentence-transformers")
         },
@@ -177,7 +182,8 @@ def read_pack(path: Path, model: str, instruction: str) -> tuple[np.ndarray, np.
     try:
         with np.load(path, allow_pickle=False) as pack:
             keys, vectors, checksum = pack["keys"], pack["vectors"], str(pack["checksum"])
-    except Exception as error:  # truncated zip, garbage bytes, missing member, ...
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        # truncated zip, garbage bytes (numpy refuses to unpickle them), a missing member, a bad CRC
         raise CorruptPack(f"unreadable ({type(error).__name__}: {error})") from None
     if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != TEXT_DIGEST_BYTES:
         raise CorruptPack(f"keys have shape {keys.shape} and dtype {keys.dtype}")
@@ -226,17 +232,17 @@ class EmbeddingCache:
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.root)!r})"
 
-    def folder(self, model_id: str, prompt: str | None) -> Path:
-        return self.root / model_id / instruction_key(prompt)
+    def folder(self, model_id: str, variant: dict) -> Path:
+        return self.root / model_id / instruction_key(variant)
 
-    def lookup(self, model_id: str, prompt: str | None, digests: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+    def lookup(self, model_id: str, variant: dict, digests: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The stored vectors of the wanted digests; corrupt packs are deleted with a warning."""
-        folder, wanted, found = self.folder(model_id, prompt), set(digests), {}
+        folder, wanted, found = self.folder(model_id, variant), set(digests), {}
         if not folder.is_dir():
             return found
         for path in sorted(folder.glob(f"*{PACK_SUFFIX}")):
             try:
-                keys, vectors = read_pack(path, model_id, instruction_key(prompt))
+                keys, vectors = read_pack(path, model_id, instruction_key(variant))
             except CorruptPack as error:
                 logger.warning(
                     "Embedding cache: %s is corrupt (%s); deleting it, its texts are encoded again.", path, error
@@ -249,59 +255,79 @@ class EmbeddingCache:
                     found[digest] = vector
         return found
 
-    def store(self, model_id: str, prompt: str | None, digests: Sequence[bytes], vectors: np.ndarray) -> None:
+    def store(self, model_id: str, variant: dict, digests: Sequence[bytes], vectors: np.ndarray) -> None:
         if not len(digests):
             return
-        folder = self.folder(model_id, prompt)
-        _write_json_once(folder / "instruction.json", {"prompt": prompt})
+        folder = self.folder(model_id, variant)
+        _write_json_once(folder / "instruction.json", variant)
         keys = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), TEXT_DIGEST_BYTES)
-        write_pack(folder, keys, vectors, model_id, instruction_key(prompt))
+        write_pack(folder, keys, vectors, model_id, instruction_key(variant))
 
     def _model_id(self, model) -> str:
+        if getattr(model[0], "pooling", None) == "answer_sparse":
+            raise ValueError(
+                "The embedding cache stores dense vectors; answer_sparse embeddings are vocabulary-sized and are not "
+                "cached. Encode them directly, or cache the dense answer_dist readout."
+            )
         model_id, description = model_key(model)
         _write_json_once(self.root / model_id / "model.json", description)
         return model_id
 
     def encode(
-        self, model, texts: list[str], prompt: str | None = None, *, normalize_embeddings: bool = False, **encode_kwargs
+        self,
+        model,
+        texts: list[str],
+        prompt: str | None = None,
+        *,
+        prompt_name: str | None = None,
+        normalize_embeddings: bool = False,
+        **encode_kwargs,
     ) -> np.ndarray:
-        """``model.encode(texts, prompt=prompt, ...)`` as float32 numpy, encoding only the texts not stored."""
+        """``model.encode(texts, prompt=prompt, prompt_name=prompt_name, ...)`` as float32 numpy, encoding only
+        the texts not stored under the same model and variant."""
         texts = check_texts(texts)
-        _check_kwargs(encode_kwargs)
+        resolved = resolve_prompt(model, prompt, prompt_name)
+        encode_kwargs = _checked_kwargs(encode_kwargs)
+        variant = call_variant(model, resolved, encode_kwargs)
         model_id = self._model_id(model)
         digests = [text_digest(t) for t in texts]
-        found = self.lookup(model_id, prompt, digests)
+        found = self.lookup(model_id, variant, digests)
         missing = _unique([(d, t) for d, t in zip(digests, texts) if d not in found])
         self.hits += len(texts) - sum(d not in found for d in digests)
         self.misses += len(missing)
         if missing:
             vectors = np.asarray(
-                model.encode([t for _, t in missing], prompt=prompt, convert_to_numpy=True, **encode_kwargs),
+                model.encode([t for _, t in missing], prompt=resolved, convert_to_numpy=True, **encode_kwargs),
                 dtype=np.float32,
             )
-            self.store(model_id, prompt, [d for d, _ in missing], vectors)
+            self.store(model_id, variant, [d for d, _ in missing], vectors)
             found.update({d: v for (d, _), v in zip(missing, vectors)})
-        return _finish([found[d] for d in digests], normalize_embeddings, model)
+        return _finish([found[d] for d in digests], normalize_embeddings, model, variant)
 
     def warm_multi(
         self, model, texts: list[str], prompts: Sequence[str | None], *, chunk_size: int = 2048, **encode_kwargs
     ) -> int:
         """Store every text under every prompt, computing the missing ones with ``encode_multi`` (one shared
-        prefix per text) when the model allows it; returns how many embeddings were computed."""
+        prefix per text) when the model allows it; returns how many embeddings were computed. A None prompt
+        means what it means to ``model.encode``: the model's ``default_prompt_name``, if any."""
         from inbedder_st.multi import supports_encode_multi
 
-        texts, prompts = check_texts(texts), list(dict.fromkeys(prompts))
-        _check_kwargs(encode_kwargs)
+        texts = check_texts(texts)
+        prompts = list(dict.fromkeys(resolve_prompt(model, p) for p in prompts))
         encode_kwargs.pop("normalize_embeddings", None)  # the cache stores raw embeddings
+        encode_kwargs = _checked_kwargs(encode_kwargs)
+        variants = {p: call_variant(model, p, encode_kwargs) for p in prompts}
         model_id = self._model_id(model)
         todo = {}
         for prompt in prompts:
-            found = self.lookup(model_id, prompt, [text_digest(t) for t in texts])
+            found = self.lookup(model_id, variants[prompt], [text_digest(t) for t in texts])
             todo[prompt] = _unique([(text_digest(t), t) for t in texts if text_digest(t) not in found])
         waiting = [p for p in prompts if todo[p]]
         if not waiting:
             return 0
-        if not supports_encode_multi(model):
+        multi_kwargs = {k: encode_kwargs[k] for k in ("batch_size", "show_progress_bar") if k in encode_kwargs}
+        if not supports_encode_multi(model) or set(encode_kwargs) - set(multi_kwargs):
+            logger.info("Embedding cache: encode_multi does not apply to this model or these options; encoding per instruction.")
             for prompt in waiting:
                 self.encode(model, [t for _, t in todo[prompt]], prompt=prompt, **encode_kwargs)
             return sum(len(todo[p]) for p in waiting)
@@ -311,11 +337,11 @@ class EmbeddingCache:
         computed = 0
         for start in range(0, len(union), chunk_size):
             chunk = union[start : start + chunk_size]
-            vectors = encode_multi(model, [t for _, t in chunk], waiting, **encode_kwargs)
+            vectors = encode_multi(model, [t for _, t in chunk], waiting, **multi_kwargs)
             for j, prompt in enumerate(waiting):
                 wanted = {d for d, _ in todo[prompt]}
                 rows = [i for i, (d, _) in enumerate(chunk) if d in wanted]
-                self.store(model_id, prompt, [chunk[i][0] for i in rows], vectors[j, rows])
+                self.store(model_id, variants[prompt], [chunk[i][0] for i in rows], vectors[j, rows])
                 computed += len(rows)
         self.misses += computed
         return computed
@@ -327,23 +353,54 @@ class EmbeddingCache:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _check_kwargs(encode_kwargs: dict) -> None:
-    encode_kwargs.pop("convert_to_numpy", None)
-    for name in ("convert_to_tensor", "output_value"):
-        if encode_kwargs.get(name):
-            raise ValueError(f"EmbeddingCache returns float32 numpy sentence embeddings; {name} is not supported.")
-    if encode_kwargs.get("precision", "float32") != "float32":
-        raise ValueError("EmbeddingCache stores float32 embeddings; quantise them after reading (precision='float32').")
-    encode_kwargs.pop("precision", None)
+# encode arguments that cannot change an embedding, or are part of the variant key (truncate_dim, device).
+HARMLESS_KWARGS = ("batch_size", "show_progress_bar", "chunk_size")
+KEYED_KWARGS = ("truncate_dim", "device")
+# Allowed at the one value the cache returns.
+FIXED_KWARGS = {"convert_to_numpy": True, "convert_to_tensor": False, "output_value": "sentence_embedding", "precision": "float32"}
+
+
+def _checked_kwargs(encode_kwargs: dict) -> dict:
+    """The ``encode`` arguments to pass on; anything that would change the output unkeyed raises, naming it."""
+    for name, value in FIXED_KWARGS.items():
+        if name in encode_kwargs and encode_kwargs[name] != value:
+            raise ValueError(
+                f"EmbeddingCache returns float32 numpy sentence embeddings: {name}={encode_kwargs[name]!r} is not "
+                f"supported (only {value!r}); convert or quantise the returned array instead."
+            )
+    unknown = sorted(set(encode_kwargs) - set(FIXED_KWARGS) - set(HARMLESS_KWARGS) - set(KEYED_KWARGS))
+    if unknown:
+        raise ValueError(
+            f"EmbeddingCache.encode does not take {unknown}: they may change the embeddings and are not part of "
+            f"the cache key. Supported: prompt, prompt_name, normalize_embeddings, {list(HARMLESS_KWARGS + KEYED_KWARGS)}."
+        )
+    if isinstance(encode_kwargs.get("device"), (list, tuple)):
+        types = {torch.device(d).type for d in encode_kwargs["device"]}
+        if len(types) != 1:
+            raise ValueError(f"EmbeddingCache keys embeddings by device type; got several: {sorted(types)}.")
+    return {k: v for k, v in encode_kwargs.items() if k not in FIXED_KWARGS}
+
+
+def call_variant(model, prompt: str | None, encode_kwargs: dict) -> dict:
+    """The per-call part of the key: the instruction the model reads, the output dimension and the device type."""
+    truncate_dim = encode_kwargs.get("truncate_dim")
+    if truncate_dim is None:
+        truncate_dim = getattr(model, "truncate_dim", None)
+    device = encode_kwargs.get("device")
+    if isinstance(device, (list, tuple)):
+        device = device[0]
+    device_type = torch.device(device).type if device is not None else next((p.device.type for p in model.parameters()), "cpu")
+    return {"instruction": effective_instruction(model, prompt), "truncate_dim": truncate_dim, "device": device_type}
 
 
 def _unique(pairs: list[tuple[bytes, str]]) -> list[tuple[bytes, str]]:
     return list(dict(pairs).items())
 
 
-def _finish(vectors: list[np.ndarray], normalize: bool, model) -> np.ndarray:
+def _finish(vectors: list[np.ndarray], normalize: bool, model, variant: dict) -> np.ndarray:
     if not vectors:
-        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+        dim = variant["truncate_dim"] or model.get_embedding_dimension()
+        return np.zeros((0, min(dim, model.get_embedding_dimension())), dtype=np.float32)
     stacked = np.stack(vectors).astype(np.float32)
     if normalize:
         stacked /= np.maximum(np.linalg.norm(stacked, axis=1, keepdims=True), 1e-12)

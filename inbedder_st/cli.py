@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 OUTPUT_SUFFIXES = (".npy", ".jsonl")
+SPARSE_OUTPUT_SUFFIXES = (".npz", ".jsonl")  # scipy CSR matrix, or (token, id, weight) lists per text
 
 
 class CliError(Exception):
@@ -39,10 +41,23 @@ def read_texts(source: str) -> list[str]:
     return texts
 
 
+def check_writable(path: str, what: str = "--output") -> None:
+    """Fail before any work is done when ``path`` cannot be written (one line, no traceback)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise CliError(f"cannot write {what} {path!r}: it is a folder")
+    if not folder.is_dir():
+        raise CliError(f"cannot write {what} {path!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CliError(f"cannot write {what} {path!r}: permission denied")
+
+
 def load(args):
     import transformers
 
     import inbedder_st
+    from inbedder_st.default import DefaultModelMissing
 
     transformers.utils.logging.disable_progress_bar()  # a sub-second weight-loading bar is noise here
     if _is_plain_sentence_transformer(args.model):  # e.g. an instruction head (`inbedder head fit`)
@@ -54,9 +69,12 @@ def load(args):
         options["fine_tuned"] = False  # the default backbone without the package's QA fine-tuning
     if getattr(args, "pooling", None):
         options["pooling"] = args.pooling
+    if getattr(args, "top_k", None) is not None:
+        options["answer_top_k"] = args.top_k
+    loader = inbedder_st.load_sparse_model if options.get("pooling") == "answer_sparse" else inbedder_st.load_model
     try:
-        return inbedder_st.load_model(name, **options)
-    except (OSError, ValueError, TypeError) as error:
+        return loader(name, **options)
+    except (OSError, ValueError, TypeError, DefaultModelMissing) as error:
         raise CliError(f"cannot load model {args.model!r}: {error}") from None
 
 
@@ -98,30 +116,65 @@ def _head_prompt(model, args):
 
 
 def cmd_encode(args) -> None:
-    import numpy as np
-
-    if args.output and not args.output.endswith(OUTPUT_SUFFIXES):
-        raise CliError(f"--output must end with one of {OUTPUT_SUFFIXES}, got {args.output!r}")
+    sparse = args.pooling == "answer_sparse"
+    suffixes = SPARSE_OUTPUT_SUFFIXES if sparse else OUTPUT_SUFFIXES
+    if args.output and not args.output.endswith(suffixes):
+        kind = " for sparse embeddings (--pooling answer_sparse)" if sparse else ""
+        raise CliError(f"--output must end with one of {suffixes}{kind}, got {args.output!r}")
+    if args.top_k is not None and not sparse:
+        raise CliError("--top-k applies to --pooling answer_sparse only")
+    if args.output:
+        check_writable(args.output)
     texts = read_texts(args.input)
     model = load(args)
     args.prompt = _head_prompt(model, args)
-    embeddings = model.encode(
-        texts,
-        prompt=args.prompt,
-        prompt_name=args.prompt_name,
-        batch_size=args.batch_size,
-        normalize_embeddings=args.normalize,
-        show_progress_bar=True,
-    )
-    if args.output and args.output.endswith(".npy"):
-        np.save(args.output, embeddings)
+    options = dict(prompt=args.prompt, prompt_name=args.prompt_name, batch_size=args.batch_size, show_progress_bar=True)
+    if sparse:
+        embeddings = model.encode(texts, **options)  # a sparse COO tensor, L2-normalised rows
+        write_sparse(model, texts, embeddings, args.output)
     else:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-        for text, vector in zip(texts, embeddings):
-            out.write(json.dumps({"text": text, "embedding": [round(float(x), 7) for x in vector]}) + "\n")
-        if args.output:
-            out.close()
+        embeddings = model.encode(texts, normalize_embeddings=args.normalize, **options)
+        write_dense(texts, embeddings, args.output)
     print(f"encoded {len(texts)} texts -> {tuple(embeddings.shape)}", file=sys.stderr)
+
+
+def write_dense(texts: list[str], embeddings, output: str | None) -> None:
+    import numpy as np
+
+    if output and output.endswith(".npy"):
+        np.save(output, embeddings)
+        return
+    lines = (json.dumps({"text": t, "embedding": [round(float(x), 7) for x in v]}) for t, v in zip(texts, embeddings))
+    write_lines(lines, output)
+
+
+def write_sparse(model, texts: list[str], embeddings, output: str | None) -> None:
+    """``.npz``: a scipy CSR matrix [texts, vocabulary]; JSONL: each text's active (token, id, weight) entries."""
+    if output and output.endswith(".npz"):
+        import scipy.sparse
+
+        coo = embeddings.coalesce().cpu()
+        rows, columns = coo.indices().numpy()
+        matrix = scipy.sparse.csr_matrix((coo.values().numpy(), (rows, columns)), shape=tuple(coo.shape))
+        scipy.sparse.save_npz(output, matrix)
+        return
+    decoded = model.decode(embeddings) if len(texts) else []
+    lines = []
+    for text, pairs in zip(texts, decoded):
+        ids = model.tokenizer.convert_tokens_to_ids([token for token, _ in pairs])
+        entries = [{"token": token, "id": i, "weight": round(w, 7)} for (token, w), i in zip(pairs, ids)]
+        lines.append(json.dumps({"text": text, "sparse": entries}))
+    write_lines(lines, output)
+
+
+def write_lines(lines, output: str | None) -> None:
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        for line in lines:
+            out.write(line + "\n")
+    finally:
+        if output:
+            out.close()
 
 
 def cmd_answer(args) -> None:
@@ -139,29 +192,50 @@ def cmd_answer(args) -> None:
 def cmd_train(args) -> None:
     from inbedder_st.train.loop import TrainConfig
     from inbedder_st.train.readers import shared_qa_files
-    from inbedder_st.train.run import run_training
+    from inbedder_st.train.run import LabeledOptions, run_training
 
-    files = [str(p) for p in shared_qa_files()] if args.data == ["shared"] else args.data
-    if not files:
-        raise CliError("no QA files found (--data shared looks in ../shared/data/qa)")
-    for path in files:
-        if not Path(path).is_file():
-            raise CliError(f"cannot read --data file {path!r}")
+    files: list[str] = []
+    for item in args.data:
+        if item == "shared":
+            found = [str(p) for p in shared_qa_files()]
+            if not found:
+                raise CliError("no QA files found (--data shared looks in ../shared/data/qa)")
+            files.extend(found)
+        elif item != "labeled":
+            if not Path(item).is_file():
+                raise CliError(f"cannot read --data file {item!r}")
+            files.append(item)
+    labeled_options = None
+    if "labeled" in args.data:
+        labeled_options = LabeledOptions(root=args.labeled_data, per_source=args.labeled_per_source,
+                                         per_text=args.wordings_per_text, max_share=args.labeled_share,
+                                         validation_per_aspect=args.validation_per_aspect)  # fmt: skip
     config = TrainConfig(
         output_dir=args.output, max_steps=args.max_steps, epochs=args.epochs, batch_size=args.batch_size,
         grad_accum=args.grad_accum, learning_rate=args.lr, max_length=args.max_length, lora=not args.full,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, eval_size=args.eval_size, save_steps=args.save_steps,
-        eval_steps=args.eval_steps, seed=args.seed,
+        eval_steps=args.eval_steps, seed=args.seed, bf16=args.bf16, bucket=not args.no_bucket,
+        contrastive_weight=args.contrastive_weight, contrastive_temperature=args.contrastive_temperature,
+        group_size=args.group_size, keep=args.keep, log_steps=args.log_steps, lora_dropout=args.lora_dropout,
+        warmup_ratio=args.warmup_ratio, time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )  # fmt: skip
     if args.lora_targets:
         config.lora_targets = args.lora_targets.split(",")
     args.model = args.base
-    recipe = run_training(load(args), files, config, args.limit_per_source, args.only_fitting)
+    try:
+        recipe = run_training(load(args), files, config, args.limit_per_source, args.only_fitting, labeled_options)
+    except (FileNotFoundError, KeyError) as error:  # missing shared data, unknown labeled source
+        raise CliError(str(error)) from None
     result = recipe["result"]
-    print(
-        f"trained {result['steps']} steps on {result['train_records']} records in {result['seconds']:.0f} s; "
-        f"eval loss {result['eval_loss_before']:.3f} -> {result['eval_loss_after']:.3f}; saved to {args.output}"
-    )
+    line = (f"trained {result['steps']} steps on {result['train_records']} records in {result['seconds']:.0f} s; "
+            f"eval loss {result['eval_loss_before']:.3f} -> {result['eval_loss_after']:.3f}")  # fmt: skip
+    if result["validation_records"]:
+        line += f"; validation loss {result['validation_loss_before']:.3f} -> {result['validation_loss_final']:.3f}"
+        if result["best_step"] is not None:
+            line += f" (kept step {result['best_step']}: {result['best_validation_loss']:.3f})"
+    if result["stopped_at_time_limit"]:
+        line += "; stopped at the time limit before --max-steps (rerun the same command to resume)"
+    print(f"{line}; saved to {args.output}")
 
 
 def cmd_demo(args) -> None:
@@ -214,6 +288,9 @@ def add_texts(sub: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
+    from inbedder_st.answer_space import ANSWER_POOLINGS
+    from inbedder_st.pooling import POOLINGS
+
     parser = argparse.ArgumentParser(prog="inbedder", description="Instruction-following text embeddings.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -222,8 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     encode = add("encode", cmd_encode, "Embed texts under an instruction.")
     add_texts(encode)
-    encode.add_argument("--output", help="FILE.npy or FILE.jsonl (default: JSONL on stdout)")
-    encode.add_argument("--pooling", choices=["fst_gen", "avg_gen", "last_gen", "avg_ppt", "avg_all"])
+    encode.add_argument(
+        "--output", help="FILE.npy or FILE.jsonl (sparse: FILE.npz, a scipy CSR matrix, or FILE.jsonl); default: JSONL on stdout"
+    )
+    encode.add_argument("--pooling", choices=POOLINGS + ANSWER_POOLINGS, help="default: the model's own")
+    encode.add_argument("--top-k", type=int, help="answer_sparse: vocabulary entries kept per text (default 64)")
     encode.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
 
     answer = add("answer", cmd_answer, "Print each text's generated answer to the instruction.")
@@ -231,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("--json", action="store_true", help="print JSON lines instead of 'text -> answer'")
 
     train = add("train", cmd_train, "Fine-tune an InBedder on short-answer QA (answers only in the loss).")
-    train.add_argument("--data", nargs="+", required=True, help="QA files (SQuAD/TweetQA/BoolQ/... or generic .jsonl/.csv), or 'shared'")
+    train.add_argument(
+        "--data", nargs="+", required=True,
+        help="QA files (SQuAD/TweetQA/BoolQ/... or generic .jsonl/.csv), 'shared' (the QA files of ../shared/data/qa) "
+        "and/or 'labeled' (questions generated from labeled text, inbedder_st/train/wordings.json)",
+    )  # fmt: skip
     train.add_argument("--base", default="zero-shot", help="'zero-shot' (the default backbone), 'default', a causal LM id/folder or a saved InBedder")
     train.add_argument("--output", required=True, help="folder for the trained model, checkpoints and the recipe")
     train.add_argument("--limit-per-source", type=int, help="at most N records per dataset (seeded sample)")
@@ -250,6 +334,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-steps", type=int, default=50)
     train.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (a rerun resumes)")
     train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--lora-dropout", type=float, default=0.05)
+    train.add_argument("--warmup-ratio", type=float, default=0.03)
+    train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fp32 weights); CUDA or CPU")
+    train.add_argument("--no-bucket", action="store_true", help="random batches instead of length-bucketed ones")
+    train.add_argument("--time-limit", type=float, metavar="MINUTES",
+                       help="stop training after MINUTES (checkpoint saved, model saved from its best/last step; rerun resumes)")  # fmt: skip
+    train.add_argument("--log-steps", type=int, default=10, help="read losses from the device every N steps")
+    train.add_argument("--keep", choices=["best", "last"], default="best",
+                       help="save the step with the lowest internal validation loss (labeled data) or the last step")  # fmt: skip
+    labeled = train.add_argument_group("labeled data (--data ... labeled)")
+    labeled.add_argument("--labeled-data", help="shared data folder (default: $INBEDDER_DATA or ../shared/data)")
+    labeled.add_argument("--labeled-per-source", type=int, default=4000, help="at most N texts per labeled source")
+    labeled.add_argument("--labeled-share", type=float, default=0.5, help="labeled records are at most this share of the mix")
+    labeled.add_argument("--wordings-per-text", type=int, default=1, help="questions asked of each labeled text")
+    labeled.add_argument("--validation-per-aspect", type=int, default=60, help="internal validation records per aspect")
+    labeled.add_argument("--contrastive-weight", type=float, default=0.0,
+                         help="weight of the in-batch contrastive term on the fst_gen state (0: off)")  # fmt: skip
+    labeled.add_argument("--contrastive-temperature", type=float, default=0.05)
+    labeled.add_argument("--group-size", type=int, default=8, help="with the contrastive term: same-question texts per run in a batch")
 
     add("demo", cmd_demo, "Show how similarities follow the instruction on the default model.")
 
@@ -291,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         args.handler(args)
     except (CliError, ValueError) as error:  # ValueError: e.g. an unknown --prompt-name
         print(f"inbedder: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file that cannot be read or written along the way: name it, no traceback
+        where = f": {error.filename}" if error.filename else ""
+        print(f"inbedder: error: {error.strerror or error}{where}", file=sys.stderr)
         return 2
     return 0
 

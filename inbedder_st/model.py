@@ -3,15 +3,14 @@
 It only adds what a plain SentenceTransformer cannot do from inside a module: name the *index* of a bad
 input (the module sees length-sorted batches) and return shape (0, dim) for an empty list.
 
-sentence-transformers 6 refuses to import module classes from outside its own namespace unless
-``trust_remote_code=True``. The InBedder class is already imported by the time this file runs, so we
-hand it over as a known class (no import driven by ``modules.json``): saved InBedder folders then load with
-``SentenceTransformer(path)`` once ``inbedder_st`` is imported, without trusting any remote code.
+A saved InBedder folder names its module class ``inbedder_st.module.InBedder`` in ``modules.json``.
+sentence-transformers 6 imports a class outside its own package only with ``trust_remote_code=True``, so
+``SentenceTransformer(path, trust_remote_code=True)`` is the way to load one with plain sentence-transformers
+(the folder holds no code: the flag lets it import the installed ``inbedder_st``). ``inbedder_st.load_model``
+checks ``modules.json`` first and needs no flag (loading.py). sentence-transformers' state is never patched.
 """
 
 from __future__ import annotations
-
-from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -20,22 +19,11 @@ from sentence_transformers import SentenceTransformer
 from inbedder_st.inputs import check_texts
 from inbedder_st.module import InBedder
 
-MODULE_TYPE = f"{InBedder.__module__}.{InBedder.__qualname__}"
-KNOWN_MODULE_CLASSES = MappingProxyType({MODULE_TYPE: InBedder})
+MODULE_TYPE = f"{InBedder.__module__}.{InBedder.__qualname__}"  # the ``type`` saved in modules.json
 
 
-def register_with_sentence_transformers() -> None:
-    """Let SentenceTransformer(path) resolve our module type to the imported class (see module docstring)."""
-    known = dict(getattr(SentenceTransformer, "_module_classes", {}) or {})
-    if known.get(MODULE_TYPE) is not InBedder:
-        known[MODULE_TYPE] = InBedder
-        SentenceTransformer._module_classes = MappingProxyType(known)
-
-
-class InBedderModel(SentenceTransformer):
-    """A drop-in SentenceTransformer; ``prompt`` is the instruction the embedding should answer."""
-
-    _module_classes = KNOWN_MODULE_CLASSES
+class InBedderMixin:
+    """What InBedderModel and InBedderSparseModel add to their sentence-transformers base class."""
 
     @property
     def inbedder(self) -> InBedder:
@@ -58,13 +46,17 @@ class InBedderModel(SentenceTransformer):
         single = isinstance(inputs, str)
         texts = check_texts([inputs] if single else inputs)
         if not texts:
-            return _empty_embeddings(self.get_embedding_dimension(), kwargs)
+            return self._empty_embeddings(kwargs)
         return super().encode(inputs if single else texts, *args, **kwargs)
 
+    def _empty_embeddings(self, kwargs: dict):
+        dim = self.get_embedding_dimension()
+        if kwargs.get("convert_to_tensor"):
+            return torch.zeros((0, dim))
+        if kwargs.get("convert_to_numpy", True):
+            return np.zeros((0, dim), dtype=np.float32)
+        return []
 
-def _empty_embeddings(dim: int, kwargs: dict):
-    if kwargs.get("convert_to_tensor"):
-        return torch.zeros((0, dim))
-    if kwargs.get("convert_to_numpy", True):
-        return np.zeros((0, dim), dtype=np.float32)
-    return []
+
+class InBedderModel(InBedderMixin, SentenceTransformer):
+    """A drop-in SentenceTransformer; ``prompt`` is the instruction the embedding should answer."""

@@ -15,8 +15,11 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules import InputModule
 
+from inbedder_st import answer_space
+from inbedder_st import options as checked
 from inbedder_st.backbones import causal, family_module, load_family
 from inbedder_st.inputs import check_texts
+from inbedder_st.options import POOLING_ALIASES, Option
 from inbedder_st.prompt_ids import PromptTokenizer, pad
 from inbedder_st.stopwords import ANSWER_OPENERS, english_stopwords, filter_token_ids
 from inbedder_st.templates import resolve_template
@@ -24,7 +27,6 @@ from inbedder_st.templates import resolve_template
 logger = logging.getLogger(__name__)
 
 DEFAULT_INSTRUCTION = "What is this text about?"
-POOLING_ALIASES = {"first_gen": "fst_gen"}  # the reference's name for the seq2seq first-answer state
 
 
 class InBedder(InputModule):
@@ -46,8 +48,35 @@ class InBedder(InputModule):
         "default_instruction",
         "mask_length",
         "lm_head_transform",
+        "answer_temperature",
+        "answer_top_k",
+        "answer_drop",
+        "answer_steps",
     ]
     save_in_root = True
+
+    # Every setting is checked when assigned, in __init__ or later on model[0] (options.py): a bad value raises
+    # and leaves the old one, a good one is in force for the next call.
+    backbone = checked.text("backbone")
+    family = Option(checked.family)
+    template = Option(checked.template)
+    pooling = Option(checked.pooling)
+    layer = Option(checked.layer)
+    max_length = checked.integer("max_length", minimum=1)
+    max_new_tokens = checked.integer("max_new_tokens", minimum=1)
+    do_sample = checked.flag("do_sample")
+    temperature = checked.number("temperature", 0.0, float("inf"))
+    top_p = checked.number("top_p", 0.0, 1.0)
+    seed = checked.integer("seed")
+    filter_stopwords = checked.flag("filter_stopwords")
+    filter_words = Option(checked.words)
+    default_instruction = checked.text("default_instruction", blank_ok=False)
+    mask_length = checked.integer("mask_length", minimum=1)
+    lm_head_transform = Option(checked.lm_head_transform)
+    answer_temperature = checked.number("answer_temperature", 0.0, float("inf"))
+    answer_top_k = checked.integer("answer_top_k", minimum=1)
+    answer_drop = checked.choice("answer_drop", answer_space.DROP_CHOICES)
+    answer_steps = checked.choice("answer_steps", answer_space.ANSWER_STEPS)
 
     def __init__(
         self,
@@ -69,6 +98,10 @@ class InBedder(InputModule):
         default_instruction: str = DEFAULT_INSTRUCTION,
         mask_length: int = 3,
         lm_head_transform: bool = False,
+        answer_temperature: float = 2.0,
+        answer_top_k: int = 64,
+        answer_drop: str = "punctuation",
+        answer_steps: str = "first",
     ):
         super().__init__()
         family_module(family)  # validates
@@ -79,9 +112,9 @@ class InBedder(InputModule):
         self.template = resolve_template(template, tokenizer)
         pooling = pooling or self.family_impl.DEFAULT_POOLING
         self.pooling = POOLING_ALIASES.get(pooling, pooling)
-        self.check_pooling()
         self.layer = layer
         self.layer_index  # validates
+        self.check_pooling()
         self.max_length = int(max_length)
         self.max_new_tokens = int(max_new_tokens)
         self.do_sample = bool(do_sample)
@@ -97,6 +130,10 @@ class InBedder(InputModule):
         self.lm_head_transform = bool(lm_head_transform)
         if self.lm_head_transform and (family != "masked" or self.pooling != "avg_gen"):
             raise ValueError("lm_head_transform applies to the masked family with pooling='avg_gen' only.")
+        self.answer_temperature = answer_temperature
+        self.answer_top_k = answer_top_k
+        self.answer_drop = answer_drop
+        self.answer_steps = answer_steps
         self._told_default_instruction = False
         self._cache: dict[tuple, Any] = {}
         self.prompt_tokenizer  # validates the template against the tokenizer
@@ -110,7 +147,19 @@ class InBedder(InputModule):
     def check_pooling(self) -> str:
         valid = self.family_impl.POOLINGS
         if self.pooling not in valid:
-            raise ValueError(f"Unknown pooling {self.pooling!r} for the {self.family} family. Valid choices: {list(valid)}.")
+            hint = (
+                " The answer-space poolings need a causal LM's next-token distribution."
+                if self.pooling in answer_space.ANSWER_POOLINGS
+                else ""
+            )
+            raise ValueError(
+                f"Unknown pooling {self.pooling!r} for the {self.family} family. Valid choices: {list(valid)}.{hint}"
+            )
+        if self.pooling in answer_space.ANSWER_POOLINGS and self.layer_index != self.num_layers:
+            raise ValueError(
+                f"Pooling {self.pooling!r} reads the LM head's next-token distribution, which comes from the last "
+                f"layer; got layer={self.layer!r}. Use layer=-1."
+            )
         return self.pooling
 
     @property
@@ -177,7 +226,19 @@ class InBedder(InputModule):
             self._cache[key] = filter_token_ids(self.tokenizer, words)
         return self._cache[key]
 
+    @property
+    def answer_dropped(self) -> torch.Tensor:
+        """[vocab] bool: tokens left out of the answer distribution (answer_space.dropped_token_mask)."""
+        return answer_space.dropped_token_mask(self.tokenizer, self.vocab_size, self.answer_drop)
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the LM head (the answer_sparse dimension)."""
+        return self.model.get_output_embeddings().weight.shape[0]
+
     def get_embedding_dimension(self) -> int:
+        if self.pooling == "answer_sparse":
+            return self.vocab_size
         return self.model.config.get_text_config().hidden_size
 
     # ----- the sentence-transformers module interface ------------------------------------------
@@ -230,12 +291,16 @@ class InBedder(InputModule):
 
     # ----- construction, save and load -----------------------------------------------------------
     @classmethod
-    def from_backbone(cls, name_or_path: str, dtype=None, hub_kwargs: dict | None = None, **options) -> InBedder:
+    def from_backbone(
+        cls, name_or_path: str, model_kwargs: dict | None = None, hub_kwargs: dict | None = None, **options
+    ) -> InBedder:
         """Wrap any Hugging Face causal, masked or seq2seq LM (local folder or hub id).
 
-        The family is detected from the backbone's config unless ``family`` is given.
+        The family is detected from the backbone's config unless ``family`` is given; ``model_kwargs`` go to
+        ``from_pretrained`` (``dtype``, ``attn_implementation``, ``device_map``, ``quantization_config``, ...).
         """
-        model, tokenizer, family = load_family(name_or_path, options.pop("family", None), dtype, **(hub_kwargs or {}))
+        family = options.pop("family", None)
+        model, tokenizer, family = load_family(name_or_path, family, model_kwargs, **(hub_kwargs or {}))
         options.setdefault("backbone", name_or_path)
         return cls(model, tokenizer, family=family, **options)
 
@@ -262,9 +327,9 @@ class InBedder(InputModule):
         )  # fmt: skip
         config = cls.load_config(model_name_or_path, **hub_kwargs)
         folder = cls.load_dir_path(model_name_or_path, **hub_kwargs)
-        model_kwargs = dict(model_kwargs or {})
-        dtype = model_kwargs.pop("dtype", None) or model_kwargs.pop("torch_dtype", None)
         options = {k: v for k, v in config.items() if k in cls.config_keys}
-        model, tokenizer, options["family"] = load_family(folder, options.get("family", "causal"), dtype)
+        # All of model_kwargs reach from_pretrained (dtype, attn_implementation, device_map, quantization_config,
+        # ...). ``trust_remote_code`` (in kwargs) is not passed on: the backbone is a native transformers model.
+        model, tokenizer, options["family"] = load_family(folder, options.get("family", "causal"), model_kwargs)
         return cls(model, tokenizer, **options)
 

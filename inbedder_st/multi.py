@@ -36,9 +36,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from inbedder_st import answer_space
 from inbedder_st.backbones import causal
 from inbedder_st.inputs import check_texts
 from inbedder_st.prompt_ids import pad
+from inbedder_st.prompts import resolve_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -78,18 +80,25 @@ def encode_multi(
     batch_size: int = 32,
     normalize_embeddings: bool = False,
     show_progress_bar: bool | None = None,
+    truncate_dim: int | None = None,
     reuse: str = "auto",
 ) -> np.ndarray:
     """Embeddings of every text under every instruction: ``[len(prompts), len(texts), dim]`` float32.
 
     Equal to ``model.encode(texts, prompt=p)`` for each ``p`` (up to float rounding), for an InBedder with a
-    causal backbone and fst_gen pooling. ``reuse``: "text" (share each text's prefix across instructions),
+    causal backbone and fst_gen pooling, or answer_dist / answer_sparse read from the first answer step
+    (answer_sparse returns a sparse COO torch tensor of that shape, with ``answer_top_k`` entries per row).
+    A None prompt means what it means to ``model.encode``: the model's ``default_prompt_name`` if it has one,
+    else the module's default instruction; ``truncate_dim`` (default: the model's) cuts the embeddings as
+    ``encode`` does. ``reuse``: "text" (share each text's prefix across instructions),
     "instruction" (share each instruction's prefix across texts), "none" (plain ``encode`` per instruction)
     or "auto" ("text" for text-first templates, else "none": the measured choice).
     """
     module = _checked_module(model)
     texts = check_texts(texts)
-    prompts = _checked_prompts(prompts)
+    prompts = [resolve_prompt(model, p) for p in _checked_prompts(prompts)]
+    if truncate_dim is None:
+        truncate_dim = getattr(model, "truncate_dim", None)
     if reuse not in REUSE_MODES:
         raise ValueError(f"Unknown reuse {reuse!r}. Valid choices: {list(REUSE_MODES)}.")
     if batch_size < 1:
@@ -97,17 +106,28 @@ def encode_multi(
     if reuse == "auto":
         reuse = "text" if module.prompt_tokenizer.segments.input_first else "none"
     dim = model.get_embedding_dimension()
+    sparse = module.pooling == "answer_sparse"
+    if truncate_dim is not None and not sparse:
+        dim = min(dim, truncate_dim)
     if not texts:
+        if sparse:
+            return torch.sparse_coo_tensor(torch.zeros((3, 0), dtype=torch.long), torch.zeros(0), (len(prompts), 0, dim))
         return np.zeros((len(prompts), 0, dim), dtype=np.float32)
     if show_progress_bar is None:
         show_progress_bar = len(texts) * len(prompts) > batch_size
 
+    if reuse == "none" and sparse:
+        encoded = [
+            model.encode(texts, prompt=p, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_tensor=True)
+            for p in prompts
+        ]
+        return torch.stack([e.cpu() if e.is_sparse else e.cpu().to_sparse() for e in encoded]).coalesce()
     if reuse == "none":
         return np.stack(
             [
                 model.encode(
                     texts, prompt=p, batch_size=batch_size, normalize_embeddings=normalize_embeddings,
-                    show_progress_bar=show_progress_bar, convert_to_numpy=True,
+                    show_progress_bar=show_progress_bar, convert_to_numpy=True, truncate_dim=truncate_dim,
                 )  # fmt: skip
                 for p in prompts
             ]
@@ -122,9 +142,41 @@ def encode_multi(
             states = _text_major(module, grid, batch_size, show_progress_bar)
         else:
             states = _instruction_major(module, grid, batch_size, show_progress_bar)
-        states = states[[unique.index(i) for i in instructions]]
-        embeddings = _finish(model, states.reshape(-1, states.shape[-1]), normalize_embeddings)
+        states = states[[unique.index(i) for i in instructions]].reshape(-1, states.shape[-1])
+        if sparse:
+            return _sparse_readout(module, states, (len(prompts), len(texts)))
+        embeddings = _finish(model, _dense_readout(module, states), normalize_embeddings, truncate_dim)
     return embeddings.reshape(len(prompts), len(texts), -1).cpu().numpy().astype(np.float32)
+
+
+READOUT_CHUNK = 256  # rows read through the LM head at once ([chunk, vocab] fp32: 50 MB for SmolLM2)
+
+
+def _answer_probabilities(module, states: torch.Tensor) -> torch.Tensor:
+    lm_head = module.model.get_output_embeddings()
+    return answer_space.answer_distribution(lm_head(states), module.answer_dropped, module.answer_temperature)
+
+
+def _dense_readout(module, states: torch.Tensor) -> torch.Tensor:
+    """fst_gen: the states themselves; answer_dist: their expected answer-token embeddings."""
+    if module.pooling == "fst_gen":
+        return states
+    chunks = states.split(READOUT_CHUNK)
+    return torch.cat([causal.answer_readout(module, _answer_probabilities(module, chunk)) for chunk in chunks])
+
+
+def _sparse_readout(module, states: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """answer_sparse: a sparse COO tensor [len(prompts), len(texts), vocab], one chunk of rows at a time."""
+    m, n = shape
+    indices, values = [], []
+    for start in range(0, states.shape[0], READOUT_CHUNK):
+        vectors = causal.answer_readout(module, _answer_probabilities(module, states[start : start + READOUT_CHUNK]))
+        rows, columns = vectors.nonzero(as_tuple=True)
+        flat = rows + start
+        indices.append(torch.stack([flat // n, flat % n, columns]).cpu())
+        values.append(vectors[rows, columns].float().cpu())
+    size = (m, n, module.vocab_size)
+    return torch.sparse_coo_tensor(torch.cat(indices, 1), torch.cat(values), size, check_invariants=True).coalesce()
 
 
 def build_grid(module, texts: list[str], instructions: list[str]) -> PromptGrid:
@@ -146,7 +198,7 @@ def _text_major(module, grid: PromptGrid, batch_size: int, progress: bool) -> to
     m, n = grid.n_instructions, grid.n_texts
     cuts = [common_prefix_length([grid.ids[j][t] for j in range(m)]) for t in range(n)]
     order = sorted(range(n), key=lambda t: -cuts[t])  # similar shared lengths share a batch: little padding
-    out = torch.empty((m, n, module.get_embedding_dimension()), dtype=torch.float32)
+    out = torch.empty((m, n, _hidden_size(module)), dtype=torch.float32)
     bar = tqdm(total=n * m, desc="encode_multi", disable=not progress, unit="emb")
     for start in range(0, n, batch_size):
         rows = order[start : start + batch_size]
@@ -163,7 +215,7 @@ def _text_major(module, grid: PromptGrid, batch_size: int, progress: bool) -> to
 def _instruction_major(module, grid: PromptGrid, batch_size: int, progress: bool) -> torch.Tensor:
     """[m, n, H]: per instruction, one pass over its shared part, then the texts' tails in batches."""
     m, n = grid.n_instructions, grid.n_texts
-    out = torch.empty((m, n, module.get_embedding_dimension()), dtype=torch.float32)
+    out = torch.empty((m, n, _hidden_size(module)), dtype=torch.float32)
     bar = tqdm(total=n * m, desc="encode_multi", disable=not progress, unit="emb")
     for j in range(m):
         cut = common_prefix_length(grid.ids[j])
@@ -189,7 +241,11 @@ def _shared_pass(module, shared: list[list[int]]):
     out = module.model.base_model(
         input_ids=input_ids, attention_mask=mask, position_ids=causal.position_ids(mask), use_cache=True
     )
-    return out.past_key_values, mask
+    return out.cache, mask
+
+
+def _hidden_size(module) -> int:
+    return module.model.config.get_text_config().hidden_size
 
 
 def _tail_pass(module, cache, shared_mask: torch.Tensor, tails: list[list[int]]) -> torch.Tensor:
@@ -201,23 +257,25 @@ def _tail_pass(module, cache, shared_mask: torch.Tensor, tails: list[list[int]])
     positions = (shared_length + tail_mask.cumsum(-1) - 1).clamp(min=0)
     states, _, _ = causal._base_forward(
         module.model, module.layer_index, input_ids=tail_ids, attention_mask=torch.cat([shared_mask, tail_mask], 1),
-        position_ids=positions, past_key_values=cache, use_cache=True,
+        position_ids=positions, cache=cache, use_cache=True,
     )  # fmt: skip
     cache.crop(-tail_ids.shape[1])
     return states[:, -1]
 
 
-def _finish(model, embeddings: torch.Tensor, normalize: bool) -> torch.Tensor:
-    """Run the modules after InBedder (e.g. Normalize, Dense), as ``encode`` would."""
+def _finish(model, embeddings: torch.Tensor, normalize: bool, truncate_dim: int | None = None) -> torch.Tensor:
+    """Run the modules after InBedder (e.g. Normalize, Dense), truncate and normalise, as ``encode`` would."""
     features = {"sentence_embedding": embeddings.to(model.device)}
     for later in list(model)[1:]:
         features = later(features)
     embeddings = features["sentence_embedding"].float()
+    if truncate_dim is not None:
+        embeddings = embeddings[..., :truncate_dim]
     return torch.nn.functional.normalize(embeddings, dim=-1) if normalize else embeddings
 
 
 def supports_encode_multi(model) -> bool:
-    """True for an InBedder with a causal backbone and fst_gen pooling (what ``encode_multi`` computes)."""
+    """True for an InBedder with a causal backbone and a first-answer-step pooling (what ``encode_multi`` computes)."""
     try:
         _checked_module(model)
     except (TypeError, ValueError):
@@ -241,10 +299,15 @@ def _checked_module(model):
             f"encode_multi reuses a causal LM's key/value cache; this InBedder's family is {module.family!r}. "
             "Use model.encode(texts, prompt=p) per instruction."
         )
-    if module.pooling != "fst_gen":
+    first_step = module.pooling == "fst_gen" or (
+        module.pooling in answer_space.ANSWER_POOLINGS and module.answer_steps == "first"
+    )
+    if not first_step:
         raise ValueError(
-            f"encode_multi computes the fst_gen state only; this InBedder's pooling is {module.pooling!r}. "
-            "Use model.encode(texts, prompt=p) per instruction, or set model[0].pooling = 'fst_gen'."
+            "encode_multi computes the first answer step's state (fst_gen, and answer_dist / answer_sparse with "
+            f"answer_steps='first'); this InBedder's pooling is {module.pooling!r}"
+            + (f" with answer_steps={module.answer_steps!r}" if module.pooling in answer_space.ANSWER_POOLINGS else "")
+            + ". Use model.encode(texts, prompt=p) per instruction."
         )
     return module
 

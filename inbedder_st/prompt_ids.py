@@ -1,7 +1,18 @@
-"""Segment-wise tokenization: template parts, text and instruction are tokenized apart and concatenated.
+"""Prompt ids: the whole filled-in template is tokenized as one string; a prompt that is too long loses the end
+of its *text* only, cut at a token boundary found from the tokenizer's character offsets.
 
-Consequences (DESIGN.md, decision 2): truncation can cut the text alone, never the instruction or the
-answer cue; and the ids of everything before the instruction do not depend on the instruction.
+Why whole-string: tokenizing template parts, text and instruction apart and concatenating the ids equals
+``tokenizer(whole prompt)`` for byte-level BPE (GPT-2, SmolLM2, OPT) but not for SentencePiece/Metaspace
+tokenizers (Llama-2, T5, ...), which give every separately tokenized piece a word-start marker. The paper's
+checkpoints were trained on whole-string ids, so that is what we build, for every tokenizer family
+(DESIGN.md, decision 2).
+
+Truncation (``max_length``) still cuts the text alone, never the instruction or the answer cue: the text is cut
+at the latest start of one of its tokens (the tokenizer's character offsets say where each starts) that lets the
+prompt fit. The result is always exactly ``tokenizer(template filled with the cut text)``.
+
+Reusing a text's key/value cache across instructions (``encode_multi``) does not assume anything here: it
+shares the longest common prefix of the real prompt ids, whatever the tokenizer merged.
 """
 
 from __future__ import annotations
@@ -11,6 +22,10 @@ from dataclasses import dataclass
 import torch
 
 from inbedder_st.templates import split_template
+
+
+class NoRoomForText(ValueError):
+    """The template and instruction alone fill max_length."""
 
 
 @dataclass
@@ -35,56 +50,93 @@ def special_ids_around(tokenizer) -> tuple[list[int], list[int]]:
 class PromptTokenizer:
     """Builds prompt ids for (texts, instruction) under one template.
 
-    ``trailing`` ids follow the template's last segment: nothing for a decoder (it must predict the answer
-    right after the answer cue), the mask tokens and end token for a masked LM, the end token for T5's
-    encoder. The leading special ids (BOS, CLS) are the tokenizer's own.
+    A prompt is ``leading + tokenizer(filled template) + trailing``. ``leading`` are the tokenizer's own
+    special ids before a text (BOS, CLS); ``trailing`` follow the template's last segment: nothing for a decoder
+    (it must predict the answer right after the answer cue), the mask tokens and end token for a masked LM, the
+    end token for T5's encoder.
     """
 
     def __init__(self, tokenizer, template: str, max_length: int, trailing: list[int] | None = None):
+        if not getattr(tokenizer, "is_fast", False):
+            raise TypeError(
+                f"{type(tokenizer).__name__} is not a fast (Rust `tokenizers`) tokenizer; prompt truncation needs "
+                "its character offsets. Load the backbone's tokenizer.json (AutoTokenizer does by default)."
+            )
         self.tokenizer = tokenizer
+        self.template = template
         self.segments = split_template(template)
-        self.max_length = max_length
+        self.max_length = int(max_length)
         self.leading = special_ids_around(tokenizer)[0]
         self.trailing = list(trailing or [])
-        self.prefix = self.ids_of(self.segments.prefix)
-        self.middle = self.ids_of(self.segments.middle)
-        self.suffix = self.ids_of(self.segments.suffix)
 
     def ids_of(self, text: str) -> list[int]:
+        """``text`` tokenized on its own, without special tokens (an answer, an instruction to count)."""
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
-    def _ids_many(self, texts: list[str]) -> list[list[int]]:
-        if not texts:
-            return []
-        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    def fill(self, text: str, instruction: str) -> tuple[str, int, int]:
+        """The prompt string and where the text lies in it: (prompt, start, end)."""
+        segments = self.segments
+        if segments.input_first:
+            start = len(segments.prefix)
+            prompt = segments.prefix + text + segments.middle + instruction + segments.suffix
+        else:
+            start = len(segments.prefix) + len(instruction) + len(segments.middle)
+            prompt = segments.prefix + instruction + segments.middle + text + segments.suffix
+        return prompt, start, start + len(text)
 
-    def text_budget(self, instruction_ids: list[int]) -> int:
-        fixed = len(self.leading) + len(self.prefix) + len(self.middle) + len(self.suffix) + len(self.trailing)
-        fixed += len(instruction_ids)
-        budget = self.max_length - fixed
-        if budget < 1:
-            raise ValueError(
-                f"The template and instruction alone take {fixed} tokens, leaving no room for the text "
+    def limit(self, reserve: int = 0) -> int:
+        """Tokens the filled template may take: max_length less the special ids and ``reserve``."""
+        return self.max_length - len(self.leading) - len(self.trailing) - reserve
+
+    def check_room(self, instruction: str, reserve: int = 0) -> None:
+        """Raise when the template and instruction alone leave no token for the text."""
+        fixed = len(self._encode([self.fill("", instruction)[0]])[0][0])
+        taken = fixed + len(self.leading) + len(self.trailing) + reserve
+        if taken >= self.max_length:
+            raise NoRoomForText(
+                f"The template and instruction alone take {taken} tokens, leaving no room for the text "
                 f"within max_length={self.max_length}. Shorten the instruction or raise max_length."
             )
-        return budget
 
-    def text_ids(self, texts: list[str], instruction_ids: list[int]) -> tuple[list[list[int]], int]:
-        """Tokenized texts, each cut at its end to the room the instruction leaves."""
-        budget = self.text_budget(instruction_ids)
-        ids = self._ids_many(texts)
-        n_truncated = sum(len(t) > budget for t in ids)
-        return [t[:budget] for t in ids], n_truncated
+    def fits(self, text: str, instruction: str, reserve: int = 0) -> bool:
+        """Whether the prompt of ``text`` needs no truncation with ``reserve`` tokens kept free."""
+        return len(self._encode([self.fill(text, instruction)[0]])[0][0]) <= self.limit(reserve)
 
-    def build(self, texts: list[str], instruction: str) -> PromptIds:
-        instruction_ids = self.ids_of(instruction)
-        text_ids, n_truncated = self.text_ids(texts, instruction_ids)
-        prompts = [self.join(t, instruction_ids) for t in text_ids]
-        return PromptIds(ids=prompts, n_truncated=n_truncated)
+    def build(self, texts: list[str], instruction: str, reserve: int = 0) -> PromptIds:
+        """Prompt ids for every text; ``reserve`` tokens are kept free after the prompt (a training answer)."""
+        self.check_room(instruction, reserve)
+        limit = self.limit(reserve)
+        filled = [self.fill(text, instruction) for text in texts]
+        encoded = self._encode([prompt for prompt, _, _ in filled]) if texts else []
+        ids, n_truncated = [], 0
+        for text, (prompt, start, end), (prompt_ids, offsets) in zip(texts, filled, encoded):
+            if len(prompt_ids) > limit:
+                prompt_ids = self._truncated(text, instruction, offsets, start, end, limit)
+                n_truncated += 1
+            ids.append(self.leading + prompt_ids + self.trailing)
+        return PromptIds(ids=ids, n_truncated=n_truncated)
 
-    def join(self, text_ids: list[int], instruction_ids: list[int]) -> list[int]:
-        first, second = (text_ids, instruction_ids) if self.segments.input_first else (instruction_ids, text_ids)
-        return self.leading + self.prefix + first + self.middle + second + self.suffix + self.trailing
+    def _truncated(self, text, instruction, offsets, start, end, limit) -> list[int]:
+        """The ids of the prompt whose text is cut at the latest token start (in the uncut prompt) that fits.
+
+        Binary search over the cut points: a handful of tokenizations for a text far over the limit. The empty
+        text fits (``check_room``), so there always is one; every answer is a real whole-string tokenization.
+        """
+        cuts = sorted({s - start for s, _ in offsets if start <= s < end} | {0})
+        best = self._encode([self.fill("", instruction)[0]])[0][0]
+        low, high = 0, len(cuts) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            ids = self._encode([self.fill(text[: cuts[middle]], instruction)[0]])[0][0]
+            if len(ids) <= limit:
+                low, best = middle, ids
+            else:
+                high = middle - 1
+        return best
+
+    def _encode(self, prompts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        out = self.tokenizer(prompts, add_special_tokens=False, return_offsets_mapping=True)
+        return [(list(ids), [tuple(o) for o in offsets]) for ids, offsets in zip(out["input_ids"], out["offset_mapping"])]
 
 
 def pad(id_lists: list[list[int]], pad_id: int, side: str = "left") -> dict[str, torch.Tensor]:

@@ -23,7 +23,8 @@ def english_stopwords() -> tuple[str, ...]:
         logger.info("NLTK stopwords not found locally; trying nltk.download('stopwords').")
         try:
             downloaded = nltk.download("stopwords", quiet=True, raise_on_error=True)
-        except Exception:  # network errors come in many types
+        except (OSError, ValueError) as error:  # urllib's network errors are OSErrors; nltk's own are ValueErrors
+            logger.warning("Downloading NLTK's stopwords failed: %s: %s", type(error).__name__, error)
             downloaded = False
         if downloaded:
             try:

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 from datasets import Dataset, DatasetDict
-from mteb._evaluators.any_sts_evaluator import STSEvaluatorScores
 from mteb.abstasks.sts import AbsTaskSTS
 from mteb.similarity_functions import compute_pairwise_similarity
 from sklearn.metrics.pairwise import paired_euclidean_distances, paired_manhattan_distances
@@ -74,7 +73,7 @@ class AbsTaskInstructionSTS(InstructedTask, AbsTaskSTS):
                 num_proc=num_proc,
             )
         first, second = embeddings[:n], embeddings[n:]
-        scores = STSEvaluatorScores(
+        scores = dict(  # the fields of mteb's STSEvaluatorScores, which AbsTaskSTS._calculate_scores reads
             cosine_scores=cosine_pairs(first, second).tolist(),
             manhattan_distances=(-paired_manhattan_distances(first, second)).tolist(),
             euclidean_distances=(-paired_euclidean_distances(first, second)).tolist(),

@@ -11,8 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
-from mteb._evaluators.evaluator import Evaluator
-from mteb.abstasks._statistics_calculation import calculate_text_statistics
 from mteb.abstasks.task_metadata import TaskMetadata, TaskType
 from mteb.types.statistics import SplitDescriptiveStatistics, TextStatistics
 
@@ -51,13 +49,10 @@ class TripletDescriptiveStatistics(SplitDescriptiveStatistics):
     negative_statistics: TextStatistics
 
 
-class TripletEvaluator(Evaluator):
+class TripletEvaluator:
     """Embeds a subset's triplets under the instruction carried by ``task`` and scores them."""
 
-    def __init__(
-        self, dataset: Dataset, *, task: InstructedTask, instruction: str, hf_split: str, hf_subset: str, **kwargs
-    ):
-        super().__init__(**kwargs)
+    def __init__(self, dataset: Dataset, *, task: InstructedTask, instruction: str, hf_split: str, hf_subset: str):
         self.dataset = dataset
         self.task = task
         self.instruction = instruction
@@ -112,7 +107,6 @@ class AbsTaskTriplet(InstructedTask):
             instruction=self.instruction_for(hf_subset),
             hf_split=hf_split,
             hf_subset=hf_subset,
-            seed=self.seed,
         )
         with timer("Encoding and scoring", split=hf_split, subset=hf_subset):
             similarities = evaluator(model, encode_kwargs=encode_kwargs, num_proc=num_proc)
@@ -129,7 +123,7 @@ class AbsTaskTriplet(InstructedTask):
         for subset in subsets:
             for name in TRIPLET_COLUMNS:
                 columns[name].extend(by_subset[subset][split][name])
-        stats = {name: calculate_text_statistics(texts) for name, texts in columns.items()}
+        stats = {name: text_statistics(texts) for name, texts in columns.items()}
         return TripletDescriptiveStatistics(
             num_samples=len(columns["anchor"]),
             number_of_characters=sum(s["total_text_length"] for s in stats.values()),
@@ -151,6 +145,18 @@ def triplet_scores(cos_anchor_positive: list[float], cos_anchor_negative: list[f
         success_rate=float(np.mean(positive > negative)),  # strict: ties fail
         n_triplets=int(positive.size),
         mean_margin=float(np.mean(positive - negative)),
+    )
+
+
+def text_statistics(texts: list[str]) -> TextStatistics:
+    """mteb's descriptive statistics of a text column (lengths in characters, distinct texts)."""
+    lengths = [len(text) for text in texts]
+    return TextStatistics(
+        total_text_length=sum(lengths),
+        min_text_length=min(lengths),
+        average_text_length=sum(lengths) / len(lengths),
+        max_text_length=max(lengths),
+        unique_texts=len(set(texts)),
     )
 
 

@@ -124,6 +124,20 @@ def fewrel_rows(root: Path) -> list[Row]:
     return rows
 
 
+TWEETEVAL = "labeled/tweeteval"
+
+
+def tweeteval_rows(root: Path, subset: str, split: str = "val") -> list[Row]:
+    """A TweetEval subset (``{split}_text.txt`` + ``{split}_labels.txt``, ids named by ``mapping.txt``)."""
+    folder = root / TWEETEVAL / subset
+    names = dict(line.split("\t")[:2] for line in (folder / "mapping.txt").read_text(encoding="utf-8").splitlines() if line.strip())
+    texts = (folder / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()
+    labels = (folder / f"{split}_labels.txt").read_text(encoding="utf-8").splitlines()
+    if len(texts) != len(labels):
+        raise ValueError(f"{folder}: {len(texts)} texts but {len(labels)} labels in the {split} split.")
+    return [{"text": text.strip(), "label": names[label.strip()].replace("_", " ")} for text, label in zip(texts, labels)]
+
+
 # ----- STS -----------------------------------------------------------------------------------------
 def stsb_rows(root: Path, split: str = "test") -> list[Row]:
     """STS Benchmark pairs (gold 0-5). Fields: genre, file, year, id, score, sentence1, sentence2[, sources]."""

@@ -80,6 +80,9 @@ class InstructionEncoder(AbsEncoder):
         texts = [text for batch in inputs for text in batch["text"]]
         kwargs.pop("convert_to_numpy", None)
         prompt = self.prompt_for(task_metadata, prompt_type)
+        if is_sparse_encoder(self.model):  # mteb's evaluators take dense arrays: the sparse vectors, densified
+            embeddings = self.model.encode(texts, prompt=prompt, convert_to_sparse_tensor=False, **kwargs)
+            return embeddings.float().cpu().numpy()
         if self.cache is None:
             embeddings = self.model.encode(texts, prompt=prompt, convert_to_numpy=True, **kwargs)
             return np.asarray(embeddings, dtype=np.float32)
@@ -90,6 +93,12 @@ class InstructionEncoder(AbsEncoder):
             options = {k: kwargs[k] for k in ("batch_size", "show_progress_bar") if k in kwargs}
             self.cache.warm_multi(self.model, texts, family, **options)
         return self.cache.encode(self.model, texts, prompt=prompt, **kwargs)
+
+
+def is_sparse_encoder(model: Any) -> bool:
+    from sentence_transformers import SparseEncoder
+
+    return isinstance(model, SparseEncoder)
 
 
 def instruction_aware(model: Any) -> Any:

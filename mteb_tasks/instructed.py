@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from datasets import Dataset, DatasetDict, load_dataset
-from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.abstask import AbsTask
 from mteb.timing import TimingStack
 
@@ -22,6 +21,7 @@ from mteb_tasks.encoder import instruction_aware
 
 if TYPE_CHECKING:
     from mteb.abstasks.task_metadata import TaskMetadata
+    from torch.utils.data import DataLoader
 
 logger = logging.getLogger(__name__)
 
@@ -96,18 +96,10 @@ class InstructedTask(AbsTask):
     ) -> np.ndarray:
         """Embed ``texts`` under one instruction; each distinct text is encoded once."""
         unique = list(dict.fromkeys(texts))
-        metadata = self.metadata_with_instruction(instruction)
-        loader = create_dataloader(
-            Dataset.from_dict({"text": unique}),
-            task_metadata=metadata,
-            input_column="text",
-            num_proc=num_proc,
-            **encode_kwargs,
-        )
-        embeddings = model.encode(
-            loader, task_metadata=metadata, hf_split=hf_split, hf_subset=hf_subset, **encode_kwargs
-        )
-        embeddings = np.asarray(embeddings.cpu() if hasattr(embeddings, "cpu") else embeddings, dtype=np.float32)
+        embeddings = encode_texts(
+            model, unique, self.metadata_with_instruction(instruction), hf_split=hf_split, hf_subset=hf_subset,
+            encode_kwargs=encode_kwargs, num_proc=num_proc,
+        )  # fmt: skip
         row = {text: i for i, text in enumerate(unique)}
         return embeddings[[row[text] for text in texts]]
 
@@ -121,6 +113,31 @@ class InstructedTask(AbsTask):
                 out = np.zeros((len(texts), embeddings.shape[1]), dtype=np.float32)
             out[rows] = embeddings
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def text_loader(texts: list[str], batch_size: int = 32, num_proc: int | None = None, **unused: Any) -> DataLoader:
+    """Texts as the data loader mteb hands an encoder: batches ``{"text": [...]}`` in order (what mteb's own,
+    private, loader builds for a text task). ``unused``: the rest of mteb's encode_kwargs."""
+    from torch.utils.data import DataLoader
+
+    workers = num_proc if num_proc is not None and num_proc > 1 else 0
+    return DataLoader(Dataset.from_dict({"text": list(texts)}), batch_size=batch_size, num_workers=workers)
+
+
+def encode_texts(
+    model,
+    texts: list[str],
+    metadata: TaskMetadata,
+    *,
+    hf_split: str,
+    hf_subset: str,
+    encode_kwargs: dict[str, Any],
+    num_proc: int | None = None,
+) -> np.ndarray:
+    """``model.encode`` through mteb's encoder protocol; the instruction travels in ``metadata.prompt``."""
+    loader = text_loader(texts, num_proc=num_proc, **encode_kwargs)
+    embeddings = model.encode(loader, task_metadata=metadata, hf_split=hf_split, hf_subset=hf_subset, **encode_kwargs)
+    return np.asarray(embeddings.cpu() if hasattr(embeddings, "cpu") else embeddings, dtype=np.float32)
 
 
 def cosine_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:

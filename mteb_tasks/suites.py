@@ -1,4 +1,4 @@
-"""Task names -> task objects: the suites ``dev`` and ``paper``, single task names, mteb's own tasks.
+"""Task names -> task objects: the suites ``dev``, ``heldout`` (held-out wordings) and ``paper``, single task names, mteb's own tasks.
 
 ``robustness=True`` adds the 30 instruction variants of every selected task that has them.
 """
@@ -10,11 +10,12 @@ from pathlib import Path
 from mteb.abstasks.abstask import AbsTask
 
 from mteb_tasks.dev_tasks import DEV_TASKS, dev_tasks
+from mteb_tasks.heldout_tasks import HELDOUT_TASKS, heldout_tasks
 from mteb_tasks.paper_tasks import PAPER_TASKS
 from mteb_tasks.robustness import has_variants, robustness_tasks
 
 PAPER_TASKS_BY_NAME = {task.metadata.name: task for task in PAPER_TASKS}
-SUITES = {"dev": list(DEV_TASKS), "paper": list(PAPER_TASKS_BY_NAME)}
+SUITES = {"dev": list(DEV_TASKS), "heldout": list(HELDOUT_TASKS), "paper": list(PAPER_TASKS_BY_NAME)}
 
 
 def get_tasks(names: list[str], *, data: str | Path | None = None, robustness: bool = False) -> list[AbsTask]:
@@ -25,7 +26,9 @@ def get_tasks(names: list[str], *, data: str | Path | None = None, robustness: b
             if expanded not in wanted:
                 wanted.append(expanded)
     dev = [name for name in wanted if name in DEV_TASKS]
+    heldout = [name for name in wanted if name in HELDOUT_TASKS]
     built = {task.metadata.name: task for task in (dev_tasks(data, dev) if dev else [])}
+    built.update({task.metadata.name: task for task in (heldout_tasks(data, heldout) if heldout else [])})
     tasks = []
     for name in wanted:
         if name in built:
@@ -46,6 +49,6 @@ def _mteb_task(name: str) -> AbsTask:
         return mteb.get_task(name)
     except KeyError:
         raise KeyError(
-            f"Unknown task {name!r}. Valid choices: the suites {list(SUITES)}, {list(DEV_TASKS) + list(PAPER_TASKS_BY_NAME)}, "
+            f"Unknown task {name!r}. Valid choices: the suites {list(SUITES)}, {list(DEV_TASKS) + list(HELDOUT_TASKS) + list(PAPER_TASKS_BY_NAME)}, "
             "or a task name of mteb's registry."
         ) from None

@@ -40,7 +40,7 @@ def test_a_single_string_gives_one_vector(default_model):
 @pytest.mark.parametrize(
     "option, match",
     [
-        ({"pooling": "mean"}, "Valid choices: \\['fst_gen', 'avg_gen', 'last_gen', 'avg_ppt', 'avg_all'\\]"),
+        ({"pooling": "mean"}, "Valid choices: \\['fst_gen', 'avg_gen', 'last_gen', 'avg_ppt', 'avg_all', 'answer_dist', 'answer_sparse'\\]"),
         ({"template": "vicuna"}, "Valid choices: \\['alpaca', 'chat', 'qa'\\]"),
         ({"layer": 99}, "Valid choices: integers from -31 to 30"),
     ],

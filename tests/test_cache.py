@@ -71,7 +71,7 @@ def test_the_key_follows_every_input(fresh_default):
         assert model_key(fresh_default)[0] != original, name
         setattr(module, name, saved)
     assert model_key(fresh_default)[0] == original
-    assert instruction_key("Why?") != instruction_key("Why ?") != instruction_key(None)
+    assert instruction_key({"instruction": "Why?"}) != instruction_key({"instruction": "Why ?"}) != instruction_key(None)
     assert text_digest("a") != text_digest("a ") and len(text_digest("a")) == 20
 
 
@@ -191,3 +191,55 @@ def test_a_robustness_run_reads_its_variants_from_the_cache(default_model, tmp_p
         assert counter.calls == 0
     scores = [{r.task_name: main_scores(r) for r in run.task_results} for run in (first, second)]
     assert scores[0] == scores[1] and len(scores[0]) == 4
+
+
+def test_prompt_name_keys_the_instruction_it_names(default_model, tmp_path):
+    """Issue 15: prompt_name="emotion" was stored under prompt=None, so "intent" read the emotion vectors back."""
+    cache = EmbeddingCache(tmp_path)
+    emotion = cache.encode(default_model, TEXTS, prompt_name="emotion")
+    intent = cache.encode(default_model, TEXTS, prompt_name="intent")
+    np.testing.assert_allclose(emotion, default_model.encode(TEXTS, prompt_name="emotion"), atol=1e-5)
+    np.testing.assert_allclose(intent, default_model.encode(TEXTS, prompt_name="intent"), atol=1e-5)
+    assert np.abs(emotion - intent).max() > 0.1
+    # The same instruction given as a string, by name or by the model's default, is one cache entry.
+    with ForwardCounter(default_model) as counter:
+        by_string = cache.encode(default_model, TEXTS, prompt=default_model.prompts["emotion"])
+        assert counter.calls == 0
+    np.testing.assert_array_equal(by_string, emotion)
+
+
+def test_the_models_default_prompt_name_is_resolved_before_keying(default_model, tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    plain = cache.encode(default_model, TEXTS)  # no prompt: the module's default instruction
+    default_model.default_prompt_name = "intent"
+    try:
+        by_default = cache.encode(default_model, TEXTS)
+        np.testing.assert_allclose(by_default, default_model.encode(TEXTS), atol=1e-5)
+        np.testing.assert_allclose(by_default, default_model.encode(TEXTS, prompt_name="intent"), atol=1e-5)
+        assert np.abs(by_default - plain).max() > 0.1
+    finally:
+        default_model.default_prompt_name = None
+    np.testing.assert_allclose(cache.encode(default_model, TEXTS, prompt="What is this text about?"), plain, atol=1e-6)
+
+
+def test_truncate_dim_is_part_of_the_key(default_model, tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    short = cache.encode(default_model, TEXTS, prompt=PROMPT, truncate_dim=32)
+    np.testing.assert_allclose(short, default_model.encode(TEXTS, prompt=PROMPT, truncate_dim=32), atol=1e-5)
+    assert cache.encode(default_model, TEXTS, prompt=PROMPT).shape == (len(TEXTS), 576)
+
+
+@pytest.mark.parametrize(
+    "option, match",
+    [
+        ({"output_value": None}, "output_value=None is not supported"),
+        ({"output_value": "token_embeddings"}, "output_value='token_embeddings' is not supported"),
+        ({"precision": "int8"}, "precision='int8' is not supported"),
+        ({"convert_to_tensor": True}, "convert_to_tensor=True is not supported"),
+        ({"pool": {}}, r"does not take \['pool'\]"),
+        ({"task": "query", "processing_kwargs": {}}, r"does not take \['processing_kwargs', 'task'\]"),
+    ],
+)
+def test_arguments_that_would_change_the_output_unkeyed_are_refused(default_model, tmp_path, option, match):
+    with pytest.raises(ValueError, match=match):
+        EmbeddingCache(tmp_path).encode(default_model, TEXTS, prompt=PROMPT, **option)

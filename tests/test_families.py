@@ -1,4 +1,4 @@
-"""Masked-LM and seq2seq InBedders (and OPT as a second causal family) on tiny random models.
+"""Masked-LM and seq2seq InBedders (and OPT and Llama as more causal families) on tiny random models.
 
 The models are built offline (tests/tiny_models.py) and go through the public loading path. Their outputs
 mean nothing; these tests check mechanics against plain transformers calls, not quality.
@@ -20,7 +20,7 @@ from inbedder_st.train.loop import TrainConfig, train
 from inbedder_st.train.records import QARecord
 from tiny_models import BUILDERS, as_hub_cache
 
-FAMILY_OF = {"roberta": "masked", "bert": "masked", "t5": "seq2seq", "opt": "causal"}
+FAMILY_OF = {"roberta": "masked", "bert": "masked", "t5": "seq2seq", "opt": "causal", "llama": "causal"}
 POOLINGS_OF = {
     "masked": ["avg_gen", "avg_ppt", "avg_all"],
     "seq2seq": ["fst_gen", "avg_gen", "last_gen", "avg_ppt"],
@@ -87,7 +87,7 @@ def test_save_and_reload_through_sentence_transformers(model, tmp_path):
     config = json.loads((tmp_path / "inbedder_config.json").read_text())
     assert config["family"] == model[0].family and config["pooling"] == model[0].pooling
     assert list(tmp_path.glob("*.safetensors")) and not list(tmp_path.glob("*.bin"))
-    reloaded = SentenceTransformer(str(tmp_path), device="cpu")
+    reloaded = SentenceTransformer(str(tmp_path), device="cpu", trust_remote_code=True)
     assert reloaded[0].family == model[0].family
     np.testing.assert_allclose(
         reloaded.encode(TEXTS, prompt=INSTRUCTION), model.encode(TEXTS, prompt=INSTRUCTION), atol=1e-5
@@ -98,15 +98,21 @@ def test_save_and_reload_through_sentence_transformers(model, tmp_path):
 def test_truncation_cuts_the_text_and_keeps_the_instruction(model):
     module = model[0]
     module.max_length = 48
-    ids = module.preprocess([" ".join(TEXTS * 10)], prompt=INSTRUCTION)["input_ids"][0].tolist()
-    assert len(ids) == 48
+    text = " ".join(TEXTS * 10)
+    ids = module.preprocess([text], prompt=INSTRUCTION)["input_ids"][0].tolist()
+    assert 46 <= len(ids) <= 48  # the latest cut that fits: one more token of the text may add two (a space)
     tokenizer = module.tokenizer
-    instruction = tokenizer(INSTRUCTION, add_special_tokens=False)["input_ids"]
-    cue = tokenizer("\n\n### Response:", add_special_tokens=False)["input_ids"]
+    leading = module.prompt_tokenizer.leading
     trailing = module.family_impl.trailing_ids(module)
-    assert ids[len(ids) - len(instruction + cue + trailing) :] == instruction + cue + trailing
-    decoded = " ".join(tokenizer.decode(ids, skip_special_tokens=True).lower().split())
-    assert "i love cats" in decoded and "what animal is it?" in decoded  # the text's start and the instruction
+    # Exactly the whole-string ids of the template filled with a prefix of the text (cut at a token start).
+    cuts = [k for k in range(len(text)) if ids == leading + whole_ids(tokenizer, text[:k]) + trailing]
+    assert cuts and 0 < cuts[-1] < len(text)
+    decoded = "".join(tokenizer.decode(ids, skip_special_tokens=True).lower().split())
+    assert "ilovecats" in decoded and decoded.endswith("whatanimalisit?###response:")  # the text's start, the question
+
+
+def whole_ids(tokenizer, text: str, instruction: str = INSTRUCTION) -> list[int]:
+    return tokenizer(fill(QA, text, instruction), add_special_tokens=False)["input_ids"]
 
 
 @ALL
@@ -181,7 +187,7 @@ def test_pooling_and_options_are_checked_per_family(folders):
     [
         ("BrandonZYW/roberta-large-InBedder", "roberta", {"family": "masked", "pooling": "avg_gen", "mask_length": 3}),
         ("BrandonZYW/opt-1.3b-InBedder", "opt", {"family": "causal", "pooling": "fst_gen", "max_new_tokens": 20}),
-        ("BrandonZYW/llama-2-7b-InBedder", "opt", {"family": "causal", "do_sample": True, "max_new_tokens": 3}),
+        ("BrandonZYW/llama-2-7b-InBedder", "llama", {"family": "causal", "do_sample": True, "max_new_tokens": 3}),
     ],
 )
 def test_paper_checkpoints_load_from_the_hub_cache_with_their_settings(folders, tmp_path, repo_id, build, expected):
@@ -220,13 +226,15 @@ RECORDS = [
 ]
 
 
-@pytest.mark.parametrize("name, lora", [("roberta", False), ("bert", True), ("t5", True), ("opt", True)])
+@pytest.mark.parametrize(
+    "name, lora", [("roberta", False), ("bert", True), ("t5", True), ("opt", True), ("llama", False)]
+)
 def test_training_lowers_the_answer_loss(folders, tmp_path, name, lora):
     loaded = inbedder_st.load_model(str(folders[name]), device="cpu")
     config = TrainConfig(
         output_dir=str(tmp_path), max_steps=12, batch_size=4, grad_accum=1, learning_rate=3e-2 if lora else 3e-3,
-        lora=lora, lora_r=4, eval_size=4, eval_steps=100, save_steps=100, seed=0,
-    )  # fmt: skip
+        lora=lora, lora_r=4, eval_size=4, eval_steps=100, save_steps=100, seed=0, bucket=False,
+    )  # fmt: skip  (plain seeded batches: bucketing 12 records by length leaves LoRA on tiny OPT below the bar)
     result = train(loaded[0], RECORDS * 3, config, show_progress_bar=False)  # the eval records are also trained on
     # Random tiny models start near uniform logits (loss ~ log(vocab)); 12 steps of full fine-tuning move it
     # by about 0.4, LoRA (zero-initialised B, tiny random weights) by 0.05 to 0.5.

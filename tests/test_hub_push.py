@@ -130,7 +130,7 @@ def test_push_creates_the_repo_and_uploads_the_exported_folder_with_its_card(tin
     card = hub_calls.uploaded_card
     assert card.data.license == "mit" and "inbedder" in card.data.tags
     assert len(card.data.eval_results) == 10  # the model-index from the results given
-    assert f'SentenceTransformer("{ORG}/tiny-inbedder")' in card.text
+    assert f'SentenceTransformer("{ORG}/tiny-inbedder", trust_remote_code=True)' in card.text
     assert pushed.url.endswith("/commit/abc123") and pushed.folder is None
 
 
@@ -149,8 +149,10 @@ def test_what_was_pushed_loads_by_repo_id_with_identical_embeddings(tiny, monkey
     hub_calls.uploaded_copy = tmp_path / "uploaded"
     hub.push(tiny, f"{ORG}/tiny-inbedder", token=SECRET, license="mit")
     cache = as_hub_cache(hub_calls.uploaded_copy, f"{ORG}/tiny-inbedder", tmp_path / "hub")
-    # The card's usage line, through the hub code path (snapshot lookup), no network and no trust_remote_code.
-    loaded = SentenceTransformer(f"{ORG}/tiny-inbedder", cache_folder=str(cache), local_files_only=True)
+    # The card's usage line, through the hub code path (snapshot lookup), no network.
+    loaded = SentenceTransformer(
+        f"{ORG}/tiny-inbedder", cache_folder=str(cache), local_files_only=True, trust_remote_code=True
+    )
     texts = ["I love cat!", "Where is my refund?"]
     np.testing.assert_array_equal(
         loaded.encode(texts, prompt_name="emotion"), tiny.encode(texts, prompt_name="emotion")
@@ -236,7 +238,7 @@ def test_bfloat16_weights_are_half_the_size_keep_tied_weights_once_and_reload(ti
     assert "lm_head.weight" not in keys  # tied to the embeddings, stored once
     assert weights.stat().st_size < 0.55 * (full.folder / "model.safetensors").stat().st_size
     texts = ["I love cat!", "Where is my refund?"]
-    reloaded = SentenceTransformer(str(half.folder)).encode(texts, prompt="x?")
+    reloaded = SentenceTransformer(str(half.folder), trust_remote_code=True).encode(texts, prompt="x?")
     original = tiny.encode(texts, prompt="x?")
     cosine = (reloaded * original).sum(1) / np.linalg.norm(reloaded, axis=1) / np.linalg.norm(original, axis=1)
     assert cosine.min() > 0.99

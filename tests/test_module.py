@@ -17,16 +17,16 @@ def cosines(a, b):
     return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
 
 
-def mixed_batch(emotion_texts):
+def mixed_batch(customer_texts):
     """16 texts of very different lengths, including an empty and a whitespace-only one."""
-    texts = sorted(emotion_texts[:200], key=len)
-    picks = [texts[0], texts[-1], texts[100], texts[20], texts[180], texts[60], texts[140], texts[5]]
+    texts = sorted(customer_texts, key=len)
+    picks = [texts[0], texts[-1], texts[20], texts[4], texts[36], texts[12], texts[28], texts[1]]
     return picks + ["", "   ", "ok", picks[1] + " " + picks[2], "I love cat!", "Why?", picks[3].upper(), "a b c"]
 
 
-def test_fst_gen_equals_a_bare_transformers_forward_pass(default_model, emotion_texts):
+def test_fst_gen_equals_a_bare_transformers_forward_pass(default_model, customer_texts):
     module = default_model[0]
-    texts = emotion_texts[:8]
+    texts = customer_texts[:8]
     ours = default_model.encode(texts, prompt=INSTRUCTION)
     for text, vector in zip(texts, ours):
         ids = module.tokenizer(fill(module.template, text, INSTRUCTION), return_tensors="pt")
@@ -37,9 +37,9 @@ def test_fst_gen_equals_a_bare_transformers_forward_pass(default_model, emotion_
 
 
 @pytest.mark.parametrize("pooling", ["fst_gen", "avg_gen"])
-def test_embeddings_do_not_depend_on_the_batch(fresh_default, emotion_texts, pooling):
+def test_embeddings_do_not_depend_on_the_batch(fresh_default, customer_texts, pooling):
     fresh_default[0].pooling = pooling
-    texts = mixed_batch(emotion_texts)
+    texts = mixed_batch(customer_texts)
     assert len(texts) == 16
     together = fresh_default.encode(texts, prompt=INSTRUCTION, batch_size=16)
     alone = np.stack([fresh_default.encode([t], prompt=INSTRUCTION)[0] for t in texts])
@@ -96,9 +96,10 @@ def test_no_instruction_uses_the_default_instruction_and_says_so_once(fresh_defa
 @pytest.mark.parametrize("pooling", ["last_gen", "avg_ppt", "avg_all"])
 def test_other_poolings_are_finite_and_differ_from_fst_gen(fresh_default, pooling):
     texts = ["I love cat!", "The refund never arrived."]
-    fst = fresh_default.encode(texts, prompt=INSTRUCTION)
+    need = "What does the customer need?"  # answered in several words, so the answer's last state is not the first
+    fst = fresh_default.encode(texts, prompt=need)
     fresh_default[0].pooling = pooling
-    other = fresh_default.encode(texts, prompt=INSTRUCTION)
+    other = fresh_default.encode(texts, prompt=need)
     assert np.isfinite(other).all() and cosines(fst, other).max() < 0.9999
 
 
@@ -110,9 +111,9 @@ def test_layers_count_from_the_end_and_bad_layers_list_the_range(fresh_default):
     module.layer = -3
     middle = fresh_default.encode(["hello"], prompt=INSTRUCTION)
     assert cosines(middle, last)[0] < 0.99
-    module.layer = 31
     with pytest.raises(ValueError, match="from -31 to 30"):
-        fresh_default.encode(["hello"], prompt=INSTRUCTION)
+        module.layer = 31  # refused when set; the model keeps working with the old value
+    assert module.layer == -3
 
 
 def test_truncation_cuts_only_the_text_and_logs_the_count(fresh_default, caplog):
@@ -154,7 +155,7 @@ def test_filter_words_change_only_generation_poolings(fresh_default):
     np.testing.assert_array_equal(fresh_default.encode(text, prompt=instruction), fst)
 
 
-def test_stopword_filtering_uses_nltks_list_in_both_spellings(fresh_default):
+def test_stopword_filtering_uses_nltks_list_in_both_spellings(fresh_default, nltk_stopwords):
     module = fresh_default[0]
     module.filter_stopwords = True
     for form in ("the", " the", " Based"):
@@ -189,10 +190,10 @@ def test_similarity_and_normalisation_work_unchanged(default_model):
 
 
 
-def test_the_embedding_does_not_hold_the_batchs_hidden_states(default_model, emotion_texts):
+def test_the_embedding_does_not_hold_the_batchs_hidden_states(default_model, customer_texts):
     """sentence-transformers keeps each batch's rows until the end of encode: a view into the [batch, tokens, dim]
     states would keep them all alive (memory grew with the number of texts), so the module returns a copy."""
-    features = default_model.preprocess(emotion_texts[:8], prompt="How does the customer feel?")
+    features = default_model.preprocess(customer_texts[:8], prompt="How does the customer feel?")
     with torch.inference_mode():
         embedding = default_model[0](features)["sentence_embedding"]
     assert embedding.shape == (8, default_model.get_embedding_dimension())

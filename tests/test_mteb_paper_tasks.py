@@ -7,13 +7,12 @@ import socket
 import mteb
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SHARED_REFERENCE, shared_file
 from inbedder_st.module import InBedder
 from mteb_tasks import PAPER_TASKS, LOCAL_DATASETS_ENV, IntentEmotion, NYTTopicClustering
 from mteb_tasks.hub import load_dataset_args
 
 FIXTURES = REPO / "tests" / "fixtures" / "mteb"
-REFERENCE = REPO.parent / "shared" / "reference" / "paper_tasks.json"
 
 # Verbatim from the paper's code (zhang-yu-wei/InBedder @3d95d4fa); InstructSTSB has one per row.
 INSTRUCTIONS = {
@@ -119,9 +118,8 @@ def test_every_paper_task_loads_its_subsets_from_the_mirror():
                 assert len(data) == len(rows)
 
 
-@pytest.mark.skipif(not REFERENCE.is_file(), reason=f"{REFERENCE} is absent (shared reference beside the repository)")
 def test_ids_revisions_configs_and_instructions_match_the_papers_code():
-    reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    reference = json.loads(shared_file("paper_tasks.json", root=SHARED_REFERENCE).read_text(encoding="utf-8"))
     variants = json.loads((REPO / "mteb_tasks" / "paper_instructions.json").read_text(encoding="utf-8"))
     for task_class in PAPER_TASKS:
         task, expected = task_class(), reference[task_class.metadata.name]

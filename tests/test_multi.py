@@ -99,14 +99,36 @@ def test_none_means_the_default_instruction(default_model):
     assert cosines(multi[0], reference).min() >= 0.9999
 
 
-def test_rejects_what_it_cannot_compute(fresh_default):
+def test_none_follows_the_models_default_prompt_name(default_model):
+    """Issue 15: encode_multi used the module's default instruction where model.encode uses default_prompt_name."""
+    texts = ["I love cat!", "Where is my card?"]
+    default_model.default_prompt_name = "intent"
+    try:
+        multi = encode_multi(default_model, texts, [None, "Why?"])
+        reference = default_model.encode(texts)
+    finally:
+        default_model.default_prompt_name = None
+    assert cosines(multi[0], reference).min() >= 0.9999
+    assert cosines(multi[0], default_model.encode(texts, prompt_name="intent")).min() >= 0.9999
+
+
+def test_truncate_dim_cuts_like_encode(default_model):
+    multi = encode_multi(default_model, ["I love cat!"], ["Why?"], truncate_dim=16)
+    assert multi.shape == (1, 1, 16)
+    np.testing.assert_allclose(multi[0], default_model.encode(["I love cat!"], prompt="Why?", truncate_dim=16), atol=1e-4)
+
+
+def test_rejects_what_it_cannot_compute(fresh_default, tmp_path):
+    from tiny_models import build_roberta
+
+    import inbedder_st
+
     fresh_default[0].pooling = "avg_gen"
     with pytest.raises(ValueError, match="pooling is 'avg_gen'"):
         encode_multi(fresh_default, ["a"], PROMPTS)
-    fresh_default[0].pooling = "fst_gen"
-    fresh_default[0].family = "masked"
+    masked = inbedder_st.load_model(str(build_roberta(tmp_path / "roberta")), device="cpu")
     with pytest.raises(ValueError, match="family is 'masked'"):
-        encode_multi(fresh_default, ["a"], PROMPTS)
+        encode_multi(masked, ["a"], PROMPTS)
 
 
 def test_bad_input(default_model):

@@ -21,7 +21,7 @@ def saved_default(default_model, tmp_path_factory):
 
 
 def test_plain_sentence_transformer_reloads_identical_embeddings(default_model, saved_default):
-    reloaded = SentenceTransformer(str(saved_default))  # no trust_remote_code
+    reloaded = SentenceTransformer(str(saved_default), trust_remote_code=True)  # imports the installed inbedder_st
     assert isinstance(reloaded[0], inbedder_st.InBedder)
     before = default_model.encode(TEXTS, prompt=INSTRUCTION)
     after = reloaded.encode(TEXTS, prompt=INSTRUCTION)
@@ -42,6 +42,24 @@ def test_saved_folder_holds_safetensors_and_the_module_config(default_model, sav
     assert st_config["prompts"]["emotion"] == INSTRUCTION
 
 
+def test_sentence_transformers_is_not_patched_and_asks_for_the_flag(saved_default):
+    """Importing inbedder_st leaves sentence-transformers' private class map alone (issue 15, item 3)."""
+    assert dict(SentenceTransformer._module_classes) == {}
+    assert "_module_classes" not in vars(inbedder_st.InBedderModel)
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        SentenceTransformer(str(saved_default))
+
+
+def test_load_model_imports_no_class_other_than_ours(saved_default, tmp_path):
+    for name in ("modules.json", "inbedder_config.json", "config_sentence_transformers.json"):
+        (tmp_path / name).write_bytes((saved_default / name).read_bytes())
+    modules = json.loads((tmp_path / "modules.json").read_text())
+    modules.append({"idx": len(modules), "name": "1", "path": "1_Evil", "type": "evil_package.Module"})
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ValueError, match="'evil_package.Module'.*neither sentence-transformers' nor InBedder's"):
+        inbedder_st.load_model(str(tmp_path))
+
+
 def test_load_model_reloads_a_saved_folder_and_rejects_module_options(saved_default):
     model = inbedder_st.load_model(str(saved_default))
     assert isinstance(model, inbedder_st.InBedderModel)
@@ -55,7 +73,7 @@ def test_non_default_settings_survive_a_round_trip(tmp_path):
         filter_words=["customer"], default_instruction="What is the mood?",
     )  # fmt: skip
     model.save(str(tmp_path))
-    reloaded = SentenceTransformer(str(tmp_path))
+    reloaded = SentenceTransformer(str(tmp_path), trust_remote_code=True)
     assert reloaded[0].get_config_dict() == model[0].get_config_dict()
     assert np.abs(model.encode(TEXTS, prompt=INSTRUCTION) - reloaded.encode(TEXTS, prompt=INSTRUCTION)).max() <= 1e-5
 

@@ -26,7 +26,7 @@ RECORDS = [
 ] * 2
 
 
-def test_stopwords_leave_answers_and_all_stopword_answers_are_kept_whole():
+def test_stopwords_leave_answers_and_all_stopword_answers_are_kept_whole(nltk_stopwords):
     assert without_stopwords("  the   Eiffel Tower ") == "Eiffel Tower"
     records, stats = prepare([QARecord("x", "Is it?", "no"), QARecord(" a  b ", "q", "The cat")])
     assert [r.output for r in records] == ["no", "cat"]
@@ -60,7 +60,7 @@ def fresh_base():
     return inbedder_st.load_model(fine_tuned=False, device="cpu")
 
 
-def test_a_few_lora_steps_lower_the_loss_and_the_saved_model_reloads(fresh_base, tmp_path):
+def test_a_few_lora_steps_lower_the_loss_and_the_saved_model_reloads(fresh_base, tmp_path, nltk_stopwords):
     from inbedder_st.train.run import run_training
 
     data = tmp_path / "qa.jsonl"
@@ -73,7 +73,7 @@ def test_a_few_lora_steps_lower_the_loss_and_the_saved_model_reloads(fresh_base,
     assert (folder / "adapter" / "adapter_model.safetensors").is_file()
     texts = ["My cat is sick.", "The flight was delayed."]
     trained = fresh_base.encode(texts, prompt="What animal is mentioned?")
-    for reloaded in (SentenceTransformer(str(folder)), inbedder_st.load_model(str(folder))):
+    for reloaded in (SentenceTransformer(str(folder), trust_remote_code=True), inbedder_st.load_model(str(folder))):
         assert np.abs(reloaded.encode(texts, prompt="What animal is mentioned?") - trained).max() <= 1e-5
 
 

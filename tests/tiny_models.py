@@ -91,7 +91,36 @@ def build_opt(folder: str | Path) -> Path:
     return _save(OPTForCausalLM(config), tokenizer, folder)
 
 
-BUILDERS = {"roberta": build_roberta, "bert": build_bert, "t5": build_t5, "opt": build_opt}
+def llama_tokenizer():
+    """A Llama-2-style tokenizer: SentencePiece-like BPE with byte fallback and a Metaspace pre-tokenizer
+    (word-start marker "▁" prepended to the first word), as transformers' LlamaTokenizer builds it."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaTokenizer
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
+    byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>", *byte_tokens])
+    # Newlines and "#" stay out of the learned alphabet: like Llama-2, they are written as byte tokens.
+    bpe.train_from_iterator([line.replace("\n", " ").replace("#", "") for line in CORPUS], trainer)
+    model = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    return LlamaTokenizer(vocab=model["vocab"], merges=merges, add_bos_token=True)
+
+
+def build_llama(folder: str | Path) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = llama_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=2, max_position_embeddings=600, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return _save(LlamaForCausalLM(config), tokenizer, folder)
+
+
+BUILDERS = {"roberta": build_roberta, "bert": build_bert, "t5": build_t5, "opt": build_opt, "llama": build_llama}
 
 
 def _save(model, tokenizer, folder: str | Path) -> Path:

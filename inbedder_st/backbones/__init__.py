@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
+import torch
+
 FAMILY_NAMES = ("causal", "masked", "seq2seq")
 
 # Model types whose usual head is a masked-LM head (a config with architectures says so directly).
@@ -50,11 +52,27 @@ def detect_family(config) -> str:
     return "masked" if getattr(config, "model_type", "") in MASKED_MODEL_TYPES else "causal"
 
 
-def load_family(name_or_path: str, family: str | None = None, dtype=None, **hub_kwargs):
-    """(model, tokenizer, family) for a local folder or hub id; the family is detected when not given."""
+def load_family(name_or_path: str, family: str | None = None, model_kwargs: dict | None = None, **hub_kwargs):
+    """(model, tokenizer, family) for a local folder or hub id; the family is detected when not given.
+
+    ``model_kwargs`` go to the model's ``from_pretrained`` (``dtype``, ``attn_implementation``, ``device_map``,
+    ``quantization_config``, ...); weights load in float32 unless they name a dtype.
+    """
     if family is None:
         from transformers import AutoConfig
 
         family = detect_family(AutoConfig.from_pretrained(name_or_path, **hub_kwargs))
-    model, tokenizer = family_module(family).load(name_or_path, dtype=dtype, **hub_kwargs)
+    model, tokenizer = family_module(family).load(name_or_path, from_pretrained_kwargs(model_kwargs), **hub_kwargs)
     return model, tokenizer, family
+
+
+def from_pretrained_kwargs(model_kwargs: dict | None) -> dict:
+    """The caller's ``model_kwargs`` with ``dtype`` (transformers' old name: ``torch_dtype``) float32 by default."""
+    kwargs = dict(model_kwargs or {})
+    if "torch_dtype" in kwargs:
+        if kwargs.get("dtype") is not None:
+            raise TypeError("model_kwargs has both 'dtype' and 'torch_dtype'; give 'dtype' only.")
+        kwargs["dtype"] = kwargs.pop("torch_dtype")
+    if kwargs.get("dtype") is None:
+        kwargs["dtype"] = torch.float32
+    return kwargs

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
+from inbedder_st import answer_space
 from inbedder_st import pooling as poolings
 
 PADDING_SIDE = "left"
-POOLINGS = poolings.POOLINGS
+POOLINGS = poolings.POOLINGS + answer_space.ANSWER_POOLINGS
 DEFAULT_POOLING = "fst_gen"
 
 
@@ -37,12 +38,12 @@ class Generation:
     stopped: torch.Tensor  # [B, T] bool, True from a row's stop token on
 
 
-def load(name_or_path: str, dtype: torch.dtype | str | None = None, **hub_kwargs):
+def load(name_or_path: str, model_kwargs: dict | None = None, **hub_kwargs):
     """Model and tokenizer from a local folder or hub id (weights via safetensors where available)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_kwargs)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype or torch.float32, **hub_kwargs)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, **(model_kwargs or {}), **hub_kwargs)
     return model.eval(), tokenizer
 
 
@@ -110,7 +111,7 @@ def _base_forward(model, layer: int, **inputs):
     """One base-model forward: (states at ``layer``, last hidden state, cache)."""
     with capture_layer(model, layer) as box:
         out = model.base_model(**inputs)
-    return box.get("states", out.last_hidden_state), out.last_hidden_state, out.past_key_values
+    return box.get("states", out.last_hidden_state), out.last_hidden_state, out.cache
 
 
 def prompt_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> torch.Tensor:
@@ -190,7 +191,7 @@ def generate(
         last_position = last_position + 1
         step_states, last, cache = _base_forward(
             model, layer, input_ids=token[:, None], attention_mask=mask, position_ids=last_position,
-            past_key_values=cache, use_cache=True,
+            cache=cache, use_cache=True,
         )  # fmt: skip
         logits = lm_head(last[:, -1])
         columns.append(step_states[:, -1])
@@ -216,8 +217,29 @@ def answer_generation(module, input_ids: torch.Tensor, attention_mask: torch.Ten
     )  # fmt: skip
 
 
+def answer_probabilities(module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """[B, V] answer distribution: the first answer step's (one forward pass), or the mean over the kept
+    steps of the greedy answer (``answer_steps="answer"``, one short generation)."""
+    lm_head = module.model.get_output_embeddings()
+    settings = dict(dropped=module.answer_dropped, temperature=module.answer_temperature)
+    if module.answer_steps == "first":
+        last = prompt_states(module.model, input_ids, attention_mask, num_layers(module.model))[:, -1]
+        return answer_space.answer_distribution(lm_head(last), **settings)
+    generation = answer_generation(module, input_ids, attention_mask)  # states of the last layer (checked)
+    step_probs = answer_space.answer_distribution(lm_head(generation.answer_states), **settings)
+    return answer_space.mean_over_steps(step_probs, generation.keep)
+
+
+def answer_readout(module, probs: torch.Tensor) -> torch.Tensor:
+    """answer_dist / answer_sparse of an answer distribution, with the module's settings."""
+    embeddings = module.model.get_output_embeddings().weight
+    return answer_space.readout(module.pooling, probs, embeddings, module.answer_top_k)
+
+
 def embed(module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """One vector per prompt under the module's pooling; fst_gen and avg_ppt need no generation."""
+    if module.pooling in answer_space.ANSWER_POOLINGS:
+        return answer_readout(module, answer_probabilities(module, input_ids, attention_mask))
     if module.pooling in poolings.NEEDS_GENERATION:
         generation = answer_generation(module, input_ids, attention_mask)
         return poolings.pool(

@@ -24,13 +24,13 @@ POOLINGS = ("avg_gen", "avg_ppt", "avg_all")
 DEFAULT_POOLING = "avg_gen"
 
 
-def load(name_or_path: str, dtype: torch.dtype | str | None = None, **hub_kwargs):
+def load(name_or_path: str, model_kwargs: dict | None = None, **hub_kwargs):
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_kwargs)
     if tokenizer.mask_token_id is None:
         raise ValueError(f"{name_or_path} has no mask token; a masked-LM InBedder needs one.")
-    model = AutoModelForMaskedLM.from_pretrained(name_or_path, dtype=dtype or torch.float32, **hub_kwargs)
+    model = AutoModelForMaskedLM.from_pretrained(name_or_path, **(model_kwargs or {}), **hub_kwargs)
     return model.eval(), tokenizer
 
 

@@ -24,11 +24,11 @@ POOLINGS = ("fst_gen", "avg_gen", "last_gen", "avg_ppt")
 DEFAULT_POOLING = "fst_gen"
 
 
-def load(name_or_path: str, dtype: torch.dtype | str | None = None, **hub_kwargs):
+def load(name_or_path: str, model_kwargs: dict | None = None, **hub_kwargs):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_kwargs)
-    model = AutoModelForSeq2SeqLM.from_pretrained(name_or_path, dtype=dtype or torch.float32, **hub_kwargs)
+    model = AutoModelForSeq2SeqLM.from_pretrained(name_or_path, **(model_kwargs or {}), **hub_kwargs)
     return model.eval(), tokenizer
 
 
@@ -58,9 +58,9 @@ def _start_ids(module, batch: int, device) -> torch.Tensor:
 def _decoder_step(module, encoded, attention_mask, decoder_ids, cache):
     out = module.model(
         encoder_outputs=encoded, attention_mask=attention_mask, decoder_input_ids=decoder_ids,
-        past_key_values=cache, use_cache=True, output_hidden_states=True,
+        cache=cache, use_cache=True, output_hidden_states=True,
     )  # fmt: skip
-    return out.decoder_hidden_states[module.layer_index][:, -1], out.logits[:, -1], out.past_key_values
+    return out.decoder_hidden_states[module.layer_index][:, -1], out.logits[:, -1], out.cache
 
 
 @torch.inference_mode()

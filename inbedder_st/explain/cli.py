@@ -61,7 +61,7 @@ def sample(count: int, max_texts: int | None, seed: int) -> list[int]:
 def run(args) -> None:
     import numpy as np
 
-    from inbedder_st.answers import resolve_prompt
+    from inbedder_st.prompts import resolve_prompt
     from inbedder_st.explain import cluster, plot_clusters, write_reports
 
     texts = read_texts(args.input)

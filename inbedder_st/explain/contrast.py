@@ -1,7 +1,11 @@
-"""LM-head "contrast" tokens (the paper's analyze_propose_results.py, part b).
+"""LM-head "contrast" tokens (after the paper's analyze_propose_results.py, part b).
 
-The cluster's mean embedding minus the mean over all texts is pushed through the LM head: the tokens it
-scores highest are what this cluster's texts are more likely than the rest to answer first. With the
+The tokens this cluster's texts are more likely than the rest to answer first. When the embeddings are the
+last layer's first-answer states (fst_gen at the last layer), each text's answer distribution is computed
+(answer_space.answer_distribution) and the cluster's mean distribution minus the mean over all texts is ranked:
+a difference of probabilities, which stays readable when the states of a fine-tuned model spread widely.
+Otherwise the paper's reading is used: the cluster's mean embedding minus the mean over all texts, pushed
+through the LM head. With the
 default settings (fst_gen, last layer) the embedding is the final-norm output at the last prompt token,
 exactly the state the LM head reads when it generates; at earlier layers this is a logit-lens reading.
 Only causal LMs get contrast tokens: a masked LM's head transforms its input non-linearly and a seq2seq
@@ -34,14 +38,12 @@ def contrast_tokens(module, embeddings: np.ndarray, assignment: np.ndarray, n_cl
     tokenizer = module.tokenizer
     special = set(tokenizer.all_special_ids)
     weight = lm_head.weight
-    global_mean = embeddings.mean(axis=0)
+    scores = _answer_contrast if _reads_final_states(module) else _state_contrast
     result = []
-    for k in range(n_clusters):
-        if not (assignment == k).any():
+    for k, logits in enumerate(scores(module, lm_head, embeddings, assignment, n_clusters)):
+        if logits is None:
             result.append([])
             continue
-        direction = torch.from_numpy(embeddings[assignment == k].mean(axis=0) - global_mean)
-        logits = lm_head(direction.to(device=weight.device, dtype=weight.dtype)[None])[0].float()
         tokens: list[str] = []
         seen: set[str] = set()
         for token_id in logits.argsort(descending=True).tolist():
@@ -56,3 +58,37 @@ def contrast_tokens(module, embeddings: np.ndarray, assignment: np.ndarray, n_cl
                 break
         result.append(tokens)
     return result
+
+
+def _reads_final_states(module) -> bool:
+    return getattr(module, "pooling", None) == "fst_gen" and module.layer_index == module.num_layers
+
+
+def _state_contrast(module, lm_head, embeddings: np.ndarray, assignment: np.ndarray, n_clusters: int):
+    """The paper's: lm_head(cluster mean - global mean), per cluster (None for an empty cluster)."""
+    weight = lm_head.weight
+    global_mean = embeddings.mean(axis=0)
+    for k in range(n_clusters):
+        if not (assignment == k).any():
+            yield None
+            continue
+        direction = torch.from_numpy(embeddings[assignment == k].mean(axis=0) - global_mean)
+        yield lm_head(direction.to(device=weight.device, dtype=weight.dtype)[None])[0].float()
+
+
+def _answer_contrast(module, lm_head, embeddings: np.ndarray, assignment: np.ndarray, n_clusters: int, chunk: int = 256):
+    """Cluster mean answer distribution minus the mean over all texts, per cluster (None for an empty one)."""
+    from inbedder_st.answer_space import answer_distribution
+
+    weight = lm_head.weight
+    sums = torch.zeros(n_clusters, weight.shape[0])
+    states = torch.from_numpy(embeddings)
+    labels = torch.from_numpy(np.asarray(assignment)).long()
+    for start in range(0, len(states), chunk):
+        part = states[start : start + chunk].to(device=weight.device, dtype=weight.dtype)
+        probs = answer_distribution(lm_head(part), module.answer_dropped, module.answer_temperature).cpu()
+        sums.index_add_(0, labels[start : start + chunk], probs)
+    counts = torch.bincount(labels, minlength=n_clusters).float()
+    global_mean = sums.sum(0) / counts.sum()
+    for k in range(n_clusters):
+        yield None if counts[k] == 0 else sums[k] / counts[k] - global_mean

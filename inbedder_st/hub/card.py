@@ -25,6 +25,10 @@ POOLING_DESCRIPTIONS = {
     "last_gen": "the last kept state of a generated answer",
     "avg_ppt": "mean of the prompt states without the last one",
     "avg_all": "mean of the prompt states and the kept states of a generated answer",
+    "answer_dist": "the first-answer-token state read through the LM head: the answer-token embedding expected "
+    "under the model's next-token distribution (E^T p)",
+    "answer_sparse": "the first-answer-token state read through the LM head: the square root of the model's "
+    "next-token distribution over the vocabulary, its top-k entries kept, L2-normalised (a sparse vector)",
 }
 # Where the non-causal families read their states differently from the causal descriptions above.
 FAMILY_POOLING_DESCRIPTIONS = {
@@ -54,7 +58,7 @@ BASE_LIMITATIONS = [
     "embedding is the state that predicts the answer's first token.",
     "Texts longer than the maximum length are cut at their end (the instruction is always kept), and the count "
     "is logged.",
-    "Loading needs `pip install inbedder-st` and `import inbedder_st` first (see Usage).",
+    "Loading needs `pip install inbedder-st` and `trust_remote_code=True` (or `inbedder_st.load_model`; see Usage).",
 ]
 
 
@@ -184,6 +188,8 @@ def template_variables(model, card_fields: CardFields, context: CardContext, eva
         "backbone": module.backbone or "unknown",
         "base_model": card_fields.base_model or _hub_id(module.backbone),
         "pooling": module.pooling,
+        "sparse": module.pooling == "answer_sparse",
+        "top_k": module.answer_top_k,
         "pooling_description": FAMILY_POOLING_DESCRIPTIONS.get(
             (module.family, module.pooling), POOLING_DESCRIPTIONS.get(module.pooling, module.pooling)
         ),

@@ -17,7 +17,7 @@ def register(commands) -> None:
         "export",
         help="Write a loadable model folder with its model card (README.md).",
         description="Write MODEL to DIR: sentence-transformers files, safetensors weights, tokenizer, module config "
-        "with prompts, and a model card. Load it with SentenceTransformer(DIR) after `import inbedder_st`.",
+        "with prompts, and a model card. Load it with SentenceTransformer(DIR, trust_remote_code=True) or inbedder_st.load_model(DIR).",
     )
     export.set_defaults(handler=cmd_export)
     export.add_argument("model", metavar="MODEL", help="'default', 'zero-shot', or a saved InBedder folder")

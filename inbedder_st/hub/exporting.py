@@ -2,11 +2,11 @@
 
 - ``weights="merged"``: sentence-transformers' own files (modules.json, config_sentence_transformers.json
   with the prompts), the backbone's safetensors weights with any fine-tuning merged in, the tokenizer and
-  ``inbedder_config.json``. Self-contained: ``SentenceTransformer(folder)`` after ``import inbedder_st``.
+  ``inbedder_config.json``. Self-contained: ``SentenceTransformer(folder, trust_remote_code=True)``.
 - ``weights="adapter"``: the same files, but a LoRA adapter (``adapter_config.json`` +
   ``adapter_model.safetensors``) instead of full weights. transformers loads such a folder by loading the
   base model named in ``adapter_config.json`` and applying the adapter (through peft), so the same
-  ``SentenceTransformer(folder)`` call works wherever that base model can be loaded.
+  ``SentenceTransformer(folder, trust_remote_code=True)`` call works wherever that base model can be loaded.
 """
 
 from __future__ import annotations

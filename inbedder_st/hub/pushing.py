@@ -96,11 +96,13 @@ def is_exported_folder(folder: Path) -> bool:
     has sentence-transformers' generic card instead, and training leftovers such as checkpoints)."""
     if not any(all((folder / name).is_file() for name in files) for files in (EXPORTED_FILES, EXPORTED_HEAD_FILES)):
         return False
+    import yaml
     from huggingface_hub import ModelCard
 
     try:
         return "inbedder" in (ModelCard.load(folder / "README.md").data.tags or [])
-    except Exception:  # an unparsable README is not one of ours
+    except (ValueError, yaml.YAMLError) as error:  # huggingface_hub's errors for a card it cannot parse
+        logger.warning("%s is not a model card export wrote (%s: %s).", folder / "README.md", type(error).__name__, error)
         return False
 
 
@@ -119,7 +121,7 @@ def check_exported_folder(folder: Path) -> list[str]:
 def check_card_names(folder: Path, repo_id: str) -> None:
     """An exported folder's card must load ``repo_id`` in its usage code, not the id or path it was exported as."""
     readme = folder / "README.md"
-    if readme.is_file() and f'SentenceTransformer("{repo_id}")' not in readme.read_text(encoding="utf-8"):
+    if readme.is_file() and f'SentenceTransformer("{repo_id}"' not in readme.read_text(encoding="utf-8"):
         raise PushError(
             f"The model card in {str(folder)!r} was written for another model id; export again with "
             f"model_id={repo_id!r} (`inbedder export ... --model-id {repo_id}`) so its usage code loads this repo."

@@ -8,10 +8,13 @@ The card takes its numbers from these files, never from code: pass the run's out
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # Keys of a score entry that are not metrics.
 NOT_METRICS = {"main_score", "hf_subset", "languages", "mteb_version"}
@@ -152,18 +155,20 @@ def _main_metric(entry: dict[str, Any]) -> str:
 
 
 def _known_task(name: str) -> dict[str, str] | None:
-    """Type, main metric and dataset id of a task this package or mteb's registry defines statically."""
-    try:
-        from mteb_tasks.suites import PAPER_TASKS_BY_NAME
+    """Type, main metric and dataset id of a task this package or mteb's registry defines statically; None for
+    a task neither knows (a dev task, a user's own), whose metric is then read from the result file."""
+    import mteb
 
-        if name in PAPER_TASKS_BY_NAME:
-            metadata = PAPER_TASKS_BY_NAME[name].metadata
-        else:
-            import mteb
+    from mteb_tasks.suites import PAPER_TASKS_BY_NAME
 
+    if name in PAPER_TASKS_BY_NAME:
+        metadata = PAPER_TASKS_BY_NAME[name].metadata
+    else:
+        try:
             metadata = mteb.get_task(name).metadata
-    except Exception:  # a dev task, a user's own task or an mteb without it: inferred from the result file
-        return None
+        except KeyError:  # mteb's answer for a name it does not register
+            logger.info("Task %r is not in mteb's registry; its main metric is inferred from its result file.", name)
+            return None
     return {"type": metadata.type, "metric": metadata.main_score, "dataset": metadata.dataset["path"]}
 
 

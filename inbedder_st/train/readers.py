@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -52,8 +53,10 @@ DEFAULT_SHARED_QA = Path(__file__).resolve().parents[3] / "shared" / "data" / "q
 
 
 def shared_qa_files(root: str | Path | None = None) -> list[Path]:
-    """The known QA files present in ``root`` (default: ../shared/data/qa beside a repository checkout)."""
-    root = Path(root) if root is not None else DEFAULT_SHARED_QA
+    """The known QA files present in ``root`` (default: $INBEDDER_DATA/qa, else ../shared/data/qa beside a
+    repository checkout, as the labeled readers and the dev suite find the data)."""
+    given = os.environ.get("INBEDDER_DATA")
+    root = Path(root) if root is not None else Path(given) / "qa" if given else DEFAULT_SHARED_QA
     return [root / name for name in KNOWN_QA_FILES if (root / name).is_file()]
 
 

@@ -11,3 +11,5 @@ class QARecord:
     instruction: str  # the question
     output: str  # the short answer
     source: str = ""  # dataset name, for mixing and reporting
+    aspect: str = ""  # labeled records only: what the question asks about (emotion, intent, ...)
+    style: str = ""  # labeled records only: open, yes_no, either_or or implicit

@@ -6,11 +6,11 @@ import json
 import logging
 import random
 from collections import Counter, defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from inbedder_st.prompt_ids import PromptTokenizer
-from inbedder_st.train import answers
+from inbedder_st.train import answers, labeled
+from inbedder_st.train.examples import CachedPromptTokenizer
 from inbedder_st.train.loop import TrainConfig, train
 from inbedder_st.train.readers import read_qa_file
 from inbedder_st.train.records import QARecord
@@ -43,13 +43,40 @@ def sample_per_source(records: list[QARecord], limit: int | None, seed: int) -> 
 
 def fitting(records: list[QARecord], tokenizer, template: str, max_length: int) -> tuple[list[QARecord], int]:
     """Only the records whose whole passage fits (so an extractive answer is never cut out of its passage)."""
-    prompts = PromptTokenizer(tokenizer, template, max_length)
+    prompts = CachedPromptTokenizer(tokenizer, template, max_length)
+    prompts.prefetch_records(records)
     kept = []
     for record in records:
-        room = prompts.text_budget(prompts.ids_of(record.instruction)) - len(prompts.ids_of(record.output)) - 1
-        if len(prompts.ids_of(record.input)) <= room:
+        if prompts.fits(record.input, record.instruction, reserve=len(prompts.ids_of(record.output)) + 1):
             kept.append(record)
     return kept, len(records) - len(kept)
+
+
+@dataclass
+class LabeledOptions:
+    """Mixing answer-supervised records from labeled text (labeled.py) into the QA files."""
+
+    root: str | None = None  # the shared data folder (default: $INBEDDER_DATA or ../shared/data)
+    per_source: int | None = 4000  # at most this many texts per labeled source (seeded sample)
+    per_text: int = 1  # questions asked of each text
+    max_share: float = 0.5  # labeled records are at most this share of the mix (the QA files stay the backbone)
+    validation_per_aspect: int = 60  # internal validation records per aspect
+
+
+def mix_labeled(qa: list[QARecord], generated: list[QARecord], max_share: float, seed: int) -> list[QARecord]:
+    """At most ``max_share`` of the mix labeled: a seeded sample of ``generated`` when it has too many."""
+    if not 0 < max_share <= 1:
+        raise ValueError(f"The labeled share must be in (0, 1], got {max_share}.")
+    if max_share == 1:
+        return generated
+    if not qa:
+        raise ValueError("Labeled records mix into QA records (at most a share of the mix); no QA records were given. "
+                         "Add QA files to --data, or allow a labeled share of 1.")  # fmt: skip
+    limit = int(len(qa) * max_share / (1 - max_share))
+    if len(generated) <= limit:
+        return generated
+    chosen = sorted(random.Random(f"{seed}:labeled-share").sample(range(len(generated)), limit))
+    return [generated[i] for i in chosen]
 
 
 def run_training(
@@ -58,24 +85,45 @@ def run_training(
     config: TrainConfig,
     limit_per_source: int | None = None,
     only_fitting: bool = False,
+    labeled_options: LabeledOptions | None = None,
 ) -> dict:
-    """Train ``model`` (an InBedderModel) in place and save it to ``config.output_dir``; returns the recipe."""
+    """Train ``model`` (an InBedderModel) in place and save it to ``config.output_dir``; returns the recipe.
+
+    ``files``: QA files; ``labeled_options``: also mix in labeled-text records (and validate on their
+    internal validation set, which picks the kept step)."""
     module = model[0]
     records, mix = read_all(files)
+    logger.info("Read %d QA records from %d files.", len(records), len(files))
     if only_fitting:
         records, mix["dropped_too_long"] = fitting(records, module.tokenizer, module.template, config.max_length)
         logger.warning("Left out %d records whose passage does not fit in %d tokens.", mix["dropped_too_long"], config.max_length)
     records = sample_per_source(records, limit_per_source, config.seed)
+    validation = []
+    if labeled_options is not None:
+        data = labeled.build(labeled_options.root, seed=config.seed, per_source=labeled_options.per_source,
+                             per_text=labeled_options.per_text, validation_per_aspect=labeled_options.validation_per_aspect)  # fmt: skip
+        generated = data.train
+        logger.info("Generated %d labeled training and %d validation records.", len(generated), len(data.validation))
+        if only_fitting:
+            generated, dropped = fitting(generated, module.tokenizer, module.template, config.max_length)
+            data.stats["dropped_too_long"] = dropped
+        generated = mix_labeled(records, generated, labeled_options.max_share, config.seed)
+        data.stats["trained"] = labeled.describe(generated)
+        mix["labeled"] = {"options": asdict(labeled_options), **data.stats}
+        records = records + generated
+        validation, _ = answers.prepare(data.validation)
     records, stats = answers.prepare(records, module.tokenizer)
+    logger.info("Training on %d records (QA share %.2f).", len(records), sum(not r.aspect for r in records) / max(len(records), 1))
     mix["answers"] = asdict(stats)
     mix["trained_per_source"] = dict(Counter(r.source for r in records))
-    result = train(module, records, config)
+    mix["qa_share"] = round(sum(not r.aspect for r in records) / max(len(records), 1), 4)
+    result = train(module, records, config, validation_records=validation)
     output = Path(config.output_dir)
     model.save(str(output))
     recipe = {
         "base": module.backbone,
         "template": module.template,
-        "data_files": [Path(f).name for f in files],
+        "data_files": [Path(f).name for f in files] + (["labeled"] if labeled_options is not None else []),
         "mix": mix,
         "config": asdict(config),
         "result": asdict(result),

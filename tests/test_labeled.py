@@ -1,0 +1,136 @@
+"""Answer-supervised records from labeled text: wordings, generation, and what must stay out of training."""
+
+import json
+import zipfile
+from collections import Counter
+
+import pytest
+from conftest import SHARED_DATA, shared_file
+
+from inbedder_st.train import labeled
+from inbedder_st.train.answers import prepare
+from inbedder_st.train.exclusions import EXCLUDED_FILE, excluded_keys, text_key
+from inbedder_st.train.labeled import STYLES, check_wordings, generate, load_wordings, normalise_question
+from inbedder_st.train.run import mix_labeled
+
+SPEC = load_wordings()
+
+
+def _questions(split: str) -> set[str]:
+    return {normalise_question(labeled._question(w)) for entry in SPEC["aspects"].values()
+            for wordings in entry.get(split, {}).values() for w in wordings}  # fmt: skip
+
+
+def test_every_trained_aspect_has_every_style_and_no_heldout_wording_is_trained():
+    from mteb_tasks.heldout_tasks import all_heldout_instructions
+
+    trained = [a for a in SPEC["aspects"] if a not in SPEC["validation_aspects"]]
+    assert len(trained) >= 6 and SPEC["validation_aspects"]
+    for aspect in trained:
+        assert set(labeled.wordings_for(SPEC, aspect, "train")) == set(STYLES), aspect
+    heldout = {normalise_question(w) for w in all_heldout_instructions()}
+    assert len(heldout) >= 15
+    every = _questions("train") | _questions("validation")
+    assert not heldout & every
+    assert not _questions("train") & _questions("validation")  # internal validation wordings are never trained
+    assert not set(SPEC["aspects"]) & labeled.HELD_OUT_ASPECTS
+
+
+def test_malformed_wordings_are_refused_naming_the_item():
+    bad = {"aspects": {"mood": {"train": {"yes_no": ["Is the writer happy?"]}}}}
+    with pytest.raises(ValueError, match=r"'mood'.*'yes_no'.*Is the writer happy\?.*option"):
+        check_wordings(bad)
+    with pytest.raises(ValueError, match="'irony' is held out"):
+        check_wordings({"aspects": {"irony": {"train": {"open": ["Ironic?"]}}}})
+    with pytest.raises(ValueError, match="either/or.*answers"):
+        check_wordings({"aspects": {"mood": {"train": {"either_or": [{"q": "Good or bad?", "yes": ["joy"]}]}}}})
+
+
+def test_a_heldout_wording_in_the_wordings_file_is_refused(tmp_path):
+    spec = json.loads(labeled.WORDINGS_FILE.read_text())
+    spec["aspects"]["sentiment"]["train"]["yes_no"].append({"q": "Did the writer  enjoy it!", "yes": ["positive"]})
+    path = tmp_path / "wordings.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="Did the writer  enjoy it!.*held-out wording"):
+        load_wordings(path)
+
+
+ROWS = [(f"text number {i}", {"emotion": label}) for i, label in enumerate(["anger", "joy", "sadness", "fear"] * 50)]
+
+
+def test_generation_covers_the_styles_keeps_yes_and_no_and_is_seeded():
+    records = generate(ROWS, SPEC, "emotion", "train", "toy", seed=1)
+    assert generate(ROWS, SPEC, "emotion", "train", "toy", seed=1) == records
+    assert generate(ROWS, SPEC, "emotion", "train", "toy", seed=2) != records
+    assert set(Counter(r.style for r in records)) == set(STYLES)
+    prepared, _ = prepare(records)
+    answers = Counter(r.output for r in prepared if r.style == "yes_no")
+    assert answers["yes"] > 20 and answers["no"] > 20 and set(answers) == {"yes", "no"}
+    for record in prepared:
+        if record.style == "open":
+            assert record.output == {"anger": "anger", "joy": "joy", "sadness": "sadness", "fear": "fear"}[
+                dict(ROWS)[record.input]["emotion"]]
+        if record.instruction.startswith("Does the author feel "):  # either/or template: the label's word is an option
+            assert record.output in record.instruction
+    two = generate(ROWS[:10], SPEC, "emotion", "train", "toy", seed=1, per_text=2)
+    assert len(two) > 10 and all(n <= 2 for n in Counter(r.input for r in two).values())
+    assert not {r.instruction for r in records} & {r.instruction for r in generate(ROWS, SPEC, "emotion", "validation", "toy", 1)}
+
+
+def test_the_labeled_share_of_the_mix_is_capped():
+    qa, generated = list(range(10)), list(range(100, 130))
+    assert len(mix_labeled(qa, generated, 0.5, seed=0)) == 10
+    assert mix_labeled(qa, generated, 0.5, seed=0) == mix_labeled(qa, generated, 0.5, seed=0)
+    assert len(mix_labeled(qa, generated[:5], 0.5, seed=0)) == 5
+    with pytest.raises(ValueError, match="no QA records"):
+        mix_labeled([], generated, 0.5, seed=0)
+
+
+@pytest.fixture(scope="module")
+def built():
+    shared_file("labeled/tweeteval/emotion/train_text.txt")
+    return labeled.build(SHARED_DATA, seed=3, per_source=400, validation_per_aspect=40)
+
+
+def _heldout_dataset_texts() -> set[str]:
+    keys = set()
+    for subset in ("sentiment", "irony"):
+        for file in (SHARED_DATA / "labeled/tweeteval" / subset).glob("*_text.txt"):
+            keys |= {text_key(t) for t in file.read_text(encoding="utf-8").splitlines() if t.strip()}
+    for file in (SHARED_DATA / "dual_aspect/hu_liu_reviews").glob("*.zip"):
+        with zipfile.ZipFile(file) as archive:
+            for member in archive.namelist():
+                for line in archive.read(member).decode("latin-1").splitlines():
+                    if "##" in line and line.partition("##")[2].strip():
+                        keys.add(text_key(line.partition("##")[2].strip()))
+    return keys
+
+
+def test_training_records_leave_out_heldout_data_wordings_and_validation(built):
+    train, validation = built.train, built.validation
+    assert {r.source for r in train} == set(labeled.SOURCES) - {"tweeteval_hate"}
+    assert {r.aspect for r in train} == {"emotion", "offensive", "scenario", "intent", "relation", "sentiment"}
+    assert {r.style for r in train} == set(STYLES) and {r.aspect for r in validation} >= {"hate", "emotion", "sentiment"}
+    train_keys = {text_key(r.input) for r in train}
+    assert not train_keys & excluded_keys()  # no text of a dev or held-out task's sampled data
+    assert not train_keys & _heldout_dataset_texts()  # nor of the held-out datasets
+    assert not train_keys & {text_key(r.input) for r in validation}
+    assert not {r.instruction for r in train} & {r.instruction for r in validation if r.aspect != "hate"}
+    assert built.stats["dropped_evaluation_heldout_or_validation_texts"]["sls"] > 100  # the dev triplets' texts went out
+    assert Counter(r.output for r in train)["no"] > 200
+
+
+def test_fewrel_texts_are_the_dev_tasks_format():
+    shared_file("fewrel/val_wiki.json")
+    from mteb_tasks import dev_data
+
+    mine = {text for split in ("train", "validation") for text, _ in labeled._fewrel(SHARED_DATA, split)}
+    assert mine == {row["text"] for row in dev_data.fewrel_rows(SHARED_DATA)}
+
+
+def test_the_stored_evaluation_text_hashes_are_current():
+    shared_file("dual_aspect/sls/sls_yelp.txt")
+    from inbedder_st.train.exclusions import evaluation_texts
+
+    current = {text_key(t) for t in evaluation_texts(SHARED_DATA)}
+    assert current == set(excluded_keys(EXCLUDED_FILE)), "regenerate with: python -m inbedder_st.train.exclusions"
