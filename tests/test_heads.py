@@ -75,7 +75,9 @@ def test_head_config_and_card_say_what_the_head_is(saved_head):
     assert info.instruction == PROMPT and info.sample_size == SAMPLE and info.kind == "linear"
     assert {"cv_cosine", "held_out_agreement_base", "held_out_agreement_head"} <= set(info.fit_scores)
     assert set(info.stage_seconds) == {"teacher", "base", "solve", "scores"}
+    assert len(info.teacher_weights) == 40  # tells heads of the old and the new default apart
     card = (saved_head / "README.md").read_text(encoding="utf-8")
+    assert f"weights fingerprint {info.teacher_weights[:12]}" in card
     assert "instruction-head" in card and PROMPT in card and f"Sample: {SAMPLE} distinct texts" in card
     assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card
     assert heads.load_head(saved_head).head_info == info
@@ -126,6 +128,16 @@ def test_answers_close_in_meaning_form_one_group():
     groups = group_answers(answers, min_group=2, embed=embed)
     assert groups.groups == {"great": 3, "bad": 3}  # each group is named by its most frequent answer
     assert groups.labels == ["great", "great", "great", "bad", "bad", "bad", None]
+
+
+def test_opposite_answers_stay_apart_under_the_base_model(minilm):
+    # all-MiniLM-L6-v2 puts positive/negative 0.29 apart and joy/anger 0.53: labels, not synonyms
+    def embed(strings):
+        return minilm.encode(strings, normalize_embeddings=True)
+
+    answers = ["positive"] * 3 + ["negative"] * 3 + ["joy"] * 3 + ["anger"] * 3 + ["awful"] * 2 + ["terrible"]
+    groups = group_answers(answers, min_group=2, embed=embed)
+    assert groups.groups == {"anger": 3, "joy": 3, "negative": 3, "positive": 3, "awful": 3}
 
 
 def test_the_mlp_head_has_two_dense_layers(default_model, minilm):

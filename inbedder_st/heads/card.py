@@ -37,6 +37,7 @@ def head_card(
     if info.answer_groups:
         top = ", ".join(f"{name!r} ({count})" for name, count in list(info.answer_groups.items())[:12])
         groups = f"\nAnswer groups the head was fitted to separate ({len(info.answer_groups)}; largest first): {top}.\n"
+    teacher_weights = f" (weights fingerprint {info.teacher_weights[:12]})" if info.teacher_weights else ""
     if info.kind == "identity":
         return _identity_card(info, data, model_id)
     layers = "one `Dense` layer" if info.kind == "linear" else "two `Dense` layers (GELU between them)"
@@ -68,7 +69,7 @@ Texts already embedded with {info.base} (e.g. in a vector store) need no re-enco
 
 ## How it was fitted
 
-- Teacher: {info.teacher}, under the instruction above ({info.objective} objective: {_objective(info)}).
+- Teacher: {info.teacher}{teacher_weights}, under the instruction above ({info.objective} objective: {_objective(info)}).
 - Sample: {info.sample_size} distinct texts (seed {info.seed}); {info.kind} head; {info.fit_seconds} s.
 {groups}
 | fit score | value | meaning |

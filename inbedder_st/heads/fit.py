@@ -148,6 +148,7 @@ def fit_head(
         answer_groups=dict(groups.groups) if groups else {},
         fit_seconds=round(time.monotonic() - started, 2),
         stage_seconds=clock.seconds,
+        teacher_weights=_weights(teacher),
     )
     say("scores: " + ", ".join(f"{key} {value}" for key, value in info.fit_scores.items()))
     return build_head_model(base_model, layers, info)
@@ -217,6 +218,12 @@ def _is_inbedder(model) -> bool:
         return isinstance(model[0], InBedder)
     except (TypeError, IndexError, KeyError):
         return False
+
+
+def _weights(model) -> str:
+    from inbedder_st.cache import weights_fingerprint
+
+    return weights_fingerprint(model)
 
 
 def _model_name(model) -> str:

@@ -42,6 +42,8 @@ class HeadInfo:
     answer_groups: dict[str, int] = field(default_factory=dict)  # objective="answers": group -> texts
     fit_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)  # teacher, base, solve, scores
+    # inbedder_st.cache.weights_fingerprint of the teacher: two versions of the default share one name
+    teacher_weights: str = ""
     format: str = FORMAT
 
     def to_json(self) -> str:
