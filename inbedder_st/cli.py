@@ -60,6 +60,8 @@ def load(args):
     from inbedder_st.default import DefaultModelMissing
 
     transformers.utils.logging.disable_progress_bar()  # a sub-second weight-loading bar is noise here
+    if _is_plain_sentence_transformer(args.model):  # e.g. an instruction head (`inbedder head fit`)
+        return _load_plain(args)
 
     name = None if args.model in ("default", "zero-shot") else args.model
     options = {"device": args.device} if args.device else {}
@@ -74,6 +76,43 @@ def load(args):
         return loader(name, **options)
     except (OSError, ValueError, TypeError, DefaultModelMissing) as error:
         raise CliError(f"cannot load model {args.model!r}: {error}") from None
+
+
+def _is_plain_sentence_transformer(spec: str) -> bool:
+    """A local sentence-transformers folder that is not a saved InBedder."""
+    from inbedder_st.loading import is_saved_inbedder
+
+    return Path(spec).is_dir() and (Path(spec) / "modules.json").is_file() and not is_saved_inbedder(spec)
+
+
+def _load_plain(args):
+    from sentence_transformers import SentenceTransformer
+
+    if getattr(args, "pooling", None):
+        raise CliError(f"--pooling applies to InBedder models; {args.model!r} is a plain sentence-transformers model")
+    try:
+        model = SentenceTransformer(args.model, **({"device": args.device} if args.device else {}))
+    except (OSError, ValueError, TypeError) as error:
+        raise CliError(f"cannot load model {args.model!r}: {error}") from None
+    from inbedder_st.heads.model import is_head_folder, read_head_info
+
+    if is_head_folder(args.model):
+        model.head_info = read_head_info(args.model)
+    return model
+
+
+def _head_prompt(model, args):
+    """An instruction head is its instruction: it embeds bare texts, and refuses any other instruction."""
+    info = getattr(model, "head_info", None)
+    if info is None:
+        return args.prompt
+    if args.prompt_name or (args.prompt is not None and args.prompt != info.instruction):
+        asked = args.prompt if args.prompt is not None else f"--prompt-name {args.prompt_name}"
+        raise CliError(
+            f"{args.model} is the instruction head for {info.instruction!r}; it cannot embed under {asked!r} "
+            "(leave out --prompt, or use the head fitted for that instruction)"
+        )
+    return None
 
 
 def cmd_encode(args) -> None:
@@ -96,6 +135,7 @@ def cmd_encode(args) -> None:
         check_writable(args.output)
     texts = read_texts(args.input)
     model = load(args)
+    args.prompt = _head_prompt(model, args)
     options = dict(prompt=args.prompt, prompt_name=args.prompt_name, batch_size=args.batch_size, show_progress_bar=True)
     if sparse:
         embeddings = model.encode(texts, **options)  # a sparse COO tensor, L2-normalised rows
@@ -220,6 +260,7 @@ def cmd_evaluate(args) -> None:
         run = evaluation.run(
             args.model, tasks, args.output, batch_size=args.batch_size, instruction_mode=args.instruction_mode,
             device=args.device, data=args.data, robustness=args.robustness, embedding_cache=args.embedding_cache,
+            heads=args.heads,
         )  # fmt: skip
     except (KeyError, OSError, RuntimeError) as error:  # unknown task, missing data or model, a failed task
         raise CliError(error.args[0] if isinstance(error, KeyError) else str(error)) from None
@@ -229,7 +270,7 @@ def cmd_evaluate(args) -> None:
 
 
 # Modules that add their own subcommands: each defines register(commands) and uses add_command/add_texts.
-COMMAND_MODULES: tuple[str, ...] = ("inbedder_st.explain.cli", "inbedder_st.hub.cli")
+COMMAND_MODULES: tuple[str, ...] = ("inbedder_st.explain.cli", "inbedder_st.hub.cli", "inbedder_st.heads.cli")
 
 
 def add_command(commands, name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -237,7 +278,7 @@ def add_command(commands, name: str, handler, help_text: str) -> argparse.Argume
     sub = commands.add_parser(name, help=help_text, description=help_text)
     sub.set_defaults(handler=handler)
     sub.add_argument(
-        "--model", default="default", help="'default', 'zero-shot' (default backbone, not fine-tuned), a saved InBedder folder, or an LM folder or hub id (causal, masked or seq2seq)"
+        "--model", default="default", help="'default', 'zero-shot' (default backbone, not fine-tuned), a saved InBedder folder, a sentence-transformers folder (e.g. an instruction head), or an LM folder or hub id (causal, masked or seq2seq)"
     )
     sub.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: auto)")
     return sub
@@ -338,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--instruction-mode", choices=["ignore", "prepend"],
         help="plain sentence-transformers models only: drop the instruction (default) or prepend it to every text",
+    )  # fmt: skip
+    evaluate.add_argument(
+        "--heads", metavar="DIR",
+        help="evaluate --model (minilm or a sentence-transformers folder) with the instruction heads in DIR, one per "
+        "task instruction (`inbedder head fit`); a task whose instruction has no head fails",
     )  # fmt: skip
     evaluate.add_argument("--robustness", action="store_true", help="also run the correct/implicit/incorrect instruction variants (dci, dii)")
     evaluate.add_argument("--data", help="shared data folder of the dev tasks (default: $INBEDDER_DATA or ../shared/data)")

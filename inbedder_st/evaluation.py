@@ -7,6 +7,11 @@ InBedder). Results go to
 ``OUTPUT/results/<model>/<revision>/<Task>.json`` (mteb's cache layout); ``OUTPUT/summary.md`` and
 ``summary.csv`` tabulate every model found in OUTPUT on the tasks of the run.
 
+Instruction heads: ``heads=DIR`` (``--heads DIR``) evaluates the base model ``spec`` (``minilm`` or a plain
+sentence-transformers folder) with the instruction heads saved in DIR (one folder per head, e.g. written by
+``inbedder head fit``): each task's instruction picks its head (mteb_tasks/heads_encoder.py), an instruction
+without a head is an error. Results are filed as the base model's experiment ``heads=<DIR name>``.
+
 Embedding cache: ``embedding_cache=DIR`` (or ``$INBEDDER_EMBEDDING_CACHE=DIR`` for ``inbedder evaluate``) keeps
 every embedding in DIR (inbedder_st/cache.py), so a rerun, or a task sharing texts and an instruction with
 another, reads them back; robustness families are embedded in one ``encode_multi`` pass per text.
@@ -33,8 +38,12 @@ class EvaluationRun:
     seconds: float
 
 
-def resolve_model(spec: str, *, instruction_mode: str | None = None, device: str | None = None):
-    """An ``InstructionEncoder`` for ``spec`` with a ModelMeta that names it."""
+def resolve_model(
+    spec: str, *, instruction_mode: str | None = None, device: str | None = None, heads: str | Path | None = None
+):
+    """An ``InstructionEncoder`` for ``spec`` with a ModelMeta that names it (a ``HeadsEncoder`` with ``heads``)."""
+    if heads is not None:
+        return resolve_heads(spec, heads, instruction_mode=instruction_mode, device=device)
     from sentence_transformers import SentenceTransformer
 
     import inbedder_st
@@ -57,6 +66,35 @@ def resolve_model(spec: str, *, instruction_mode: str | None = None, device: str
     else:
         model = inbedder_st.load_model(spec, **options)
     return InstructionEncoder(model, instruction_mode, meta=_named_meta(model, spec))
+
+
+def resolve_heads(spec: str, heads: str | Path, *, instruction_mode: str | None = None, device: str | None = None):
+    """A ``HeadsEncoder``: the base model ``spec`` and the heads in ``heads``, which must have been fitted on it."""
+    from inbedder_st.heads.fit import MINILM_NAME
+    from mteb_tasks.heads_encoder import HeadsEncoder, read_head_set
+
+    if instruction_mode is not None:
+        raise ValueError("--instruction-mode does not apply with --heads: the heads are the instructions.")
+    head_set = read_head_set(heads)
+    encoder = resolve_model(spec, instruction_mode="ignore", device=device)
+    if is_inbedder(encoder.model):
+        raise ValueError(f"--heads needs a plain sentence-transformers base model ('minilm' or a folder), not {spec!r}.")
+    base_name = MINILM_NAME if spec == "minilm" else spec
+    for instruction, (info, _) in head_set.items():
+        if info.base != base_name and Path(info.base).resolve() != Path(spec).resolve():
+            raise ValueError(f"The head for {instruction!r} was fitted on {info.base!r}, not on the base model {spec!r}.")
+    dims = {info.dim for info, _ in head_set.values()}
+    experiment = {**(encoder.mteb_model_meta.experiment_kwargs or {}), "heads": Path(heads).resolve().name}
+    meta = encoder.mteb_model_meta.model_copy(
+        update={"experiment_kwargs": experiment, "embed_dim": dims.pop() if len(dims) == 1 else None}
+    )
+    return HeadsEncoder(encoder.model, head_set, meta=meta)
+
+
+def is_inbedder(model) -> bool:
+    from mteb_tasks.encoder import is_inbedder as check
+
+    return check(model)
 
 
 def _named_meta(model, spec: str):
@@ -82,6 +120,7 @@ def run(
     robustness: bool = False,
     progress: bool = True,
     embedding_cache: str | Path | None = None,
+    heads: str | Path | None = None,
 ) -> EvaluationRun:
     import mteb
     from mteb.cache import ResultCache
@@ -91,7 +130,9 @@ def run(
     started = time.monotonic()
     output = Path(output)
     tasks = get_tasks(task_names, data=data, robustness=robustness)
-    model = resolve_model(model_spec, instruction_mode=instruction_mode, device=device)
+    model = resolve_model(model_spec, instruction_mode=instruction_mode, device=device, heads=heads)
+    if heads is not None:
+        model.check_tasks(tasks)
     embedding_cache = embedding_cache or os.environ.get("INBEDDER_EMBEDDING_CACHE")
     if embedding_cache:
         from inbedder_st.cache import EmbeddingCache

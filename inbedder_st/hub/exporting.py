@@ -67,6 +67,11 @@ def export(
     The shipped default model gets its own card fields (recipe, dev-suite results, data licences) unless
     given; its adapter is the shipped one.
     """
+    if getattr(model, "head_info", None) is not None:  # an instruction head: a plain SentenceTransformer
+        from inbedder_st.heads.export import export_head
+
+        return export_head(model, folder, weights=weights, dtype=dtype, adapter=adapter, adapter_base=adapter_base,
+                           overwrite=overwrite, **card_fields)  # fmt: skip
     started = time.monotonic()
     if weights not in WEIGHT_FORMATS:
         raise ValueError(f"Unknown weights {weights!r}. Valid choices: {list(WEIGHT_FORMATS)}.")

@@ -88,12 +88,13 @@ def push(
 
 
 EXPORTED_FILES = ("modules.json", "README.md", "inbedder_config.json")
+EXPORTED_HEAD_FILES = ("modules.json", "README.md", "inbedder_head.json")  # an instruction head (inbedder_st.heads)
 
 
 def is_exported_folder(folder: Path) -> bool:
     """A folder ``export`` wrote: our files and a card tagged "inbedder" (a saved or trained model folder
     has sentence-transformers' generic card instead, and training leftovers such as checkpoints)."""
-    if not all((folder / name).is_file() for name in EXPORTED_FILES):
+    if not any(all((folder / name).is_file() for name in files) for files in (EXPORTED_FILES, EXPORTED_HEAD_FILES)):
         return False
     import yaml
     from huggingface_hub import ModelCard
