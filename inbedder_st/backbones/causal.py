@@ -1,7 +1,7 @@
 """Decoder-only (causal) LMs: load, run a left-padded prompt batch, generate short answers with states.
 
 Left padding keeps the last prompt token in the last column; position ids come from the attention mask,
-so a prompt gets the same positions alone or in a batch (DESIGN.md, decision 3).
+so a prompt gets the same positions alone or in a batch (docs/design.md, "Padding never changes an embedding").
 """
 
 from __future__ import annotations
