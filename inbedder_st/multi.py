@@ -158,12 +158,16 @@ def _answer_probabilities(module, states: torch.Tensor) -> torch.Tensor:
     return answer_space.answer_distribution(lm_head(states), module.answer_dropped, module.answer_temperature)
 
 
+def _readout(module, probs: torch.Tensor) -> torch.Tensor:
+    return causal.answer_readout(module.model, module.pooling, probs, module.answer_top_k)
+
+
 def _dense_readout(module, states: torch.Tensor) -> torch.Tensor:
     """fst_gen: the states themselves; answer_dist: their expected answer-token embeddings."""
     if module.pooling == "fst_gen":
         return states
     chunks = states.split(READOUT_CHUNK)
-    return torch.cat([causal.answer_readout(module, _answer_probabilities(module, chunk)) for chunk in chunks])
+    return torch.cat([_readout(module, _answer_probabilities(module, chunk)) for chunk in chunks])
 
 
 def _sparse_readout(module, states: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -171,7 +175,7 @@ def _sparse_readout(module, states: torch.Tensor, shape: tuple[int, int]) -> tor
     m, n = shape
     indices, values = [], []
     for start in range(0, states.shape[0], READOUT_CHUNK):
-        vectors = causal.answer_readout(module, _answer_probabilities(module, states[start : start + READOUT_CHUNK]))
+        vectors = _readout(module, _answer_probabilities(module, states[start : start + READOUT_CHUNK]))
         rows, columns = vectors.nonzero(as_tuple=True)
         flat = rows + start
         indices.append(torch.stack([flat // n, flat % n, columns]).cpu())
