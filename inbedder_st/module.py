@@ -158,8 +158,11 @@ class InBedder(InputModule):
         """This call's settings, as the family reads them. The filter words (NLTK's list with filter_stopwords) and
         the answer-space vocabulary mask are looked up only for the calls that use them."""
         answer_pooling = self.pooling in answer_space.ANSWER_POOLINGS
-        generating = generating or self.pooling in NEEDS_GENERATION or (answer_pooling and self.answer_steps == "answer")
-        space = AnswerSpaceSettings(temperature=self.answer_temperature, top_k=self.answer_top_k, steps=self.answer_steps)
+        answer_steps = answer_pooling and self.answer_steps == "answer"
+        generating = generating or self.pooling in NEEDS_GENERATION or answer_steps
+        space = AnswerSpaceSettings(
+            temperature=self.answer_temperature, top_k=self.answer_top_k, steps=self.answer_steps
+        )
         if answer_pooling:
             space.dropped = self.answer_dropped
         return ReadSettings(

@@ -224,7 +224,8 @@ class CausalLM:
             last = prompt_states(self.model, input_ids, attention_mask, num_layers(self.model))[:, -1]
             return answer_space.answer_distribution(lm_head(last), space.dropped, space.temperature)
         generation = self.generate(input_ids, attention_mask, settings)  # states of the last layer (checked)
-        step_probs = answer_space.answer_distribution(lm_head(generation.answer_states), space.dropped, space.temperature)
+        step_logits = lm_head(generation.answer_states)
+        step_probs = answer_space.answer_distribution(step_logits, space.dropped, space.temperature)
         return answer_space.mean_over_steps(step_probs, generation.keep)
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, settings: ReadSettings) -> torch.Tensor:

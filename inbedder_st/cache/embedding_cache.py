@@ -81,7 +81,7 @@ class EmbeddingCache:
         self.index.add(self._folder_key(model_id, variant), path.name, digests)
 
     def _read(self, path: Path, model_id: str, variant: dict) -> tuple[np.ndarray, np.ndarray] | None:
-        """A pack's (keys, vectors), verified; None (and the pack deleted and unindexed) when it is missing or corrupt."""
+        """A pack's (keys, vectors), verified; None when it is missing or corrupt (then deleted and unindexed)."""
         key = self._folder_key(model_id, variant)
         if not path.is_file():
             logger.info("Embedding cache: %s is gone; its texts are encoded again.", path)
@@ -90,7 +90,9 @@ class EmbeddingCache:
         try:
             return read_pack(path, model_id, instruction_key(variant))
         except CorruptPack as error:
-            logger.warning("Embedding cache: %s is corrupt (%s); deleting it, its texts are encoded again.", path, error)
+            logger.warning(
+                "Embedding cache: %s is corrupt (%s); deleting it, its texts are encoded again.", path, error
+            )
             path.unlink(missing_ok=True)
             self.index.forget_pack(key, path.name)
             return None

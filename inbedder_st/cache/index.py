@@ -98,7 +98,8 @@ class PackIndex:
         names: dict[int, str] = {}
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
-            query = f"SELECT digest, pack, row FROM entries WHERE folder = ? AND digest IN ({','.join('?' * len(chunk))})"
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT digest, pack, row FROM entries WHERE folder = ? AND digest IN ({marks})"
             for digest, pack_id, row in db.execute(query, (folder_id, *chunk)):
                 if pack_id not in names:
                     names[pack_id] = db.execute("SELECT name FROM packs WHERE id = ?", (pack_id,)).fetchone()[0]
