@@ -19,7 +19,9 @@ def test_a_family_class_implements_the_interface(name):
     assert cls.poolings and set(cls.poolings) <= set(POOLINGS + ANSWER_POOLINGS)  # names are defined once
     for method in METHODS:
         assert callable(getattr(cls, method, None)), f"{cls.__name__} lacks {method}"
-    assert isinstance(inspect.getattr_static(cls, "load"), staticmethod)
+    for static in ("load", "answer_targets", "answer_logits"):
+        assert isinstance(inspect.getattr_static(cls, static), staticmethod), f"{cls.__name__}.{static}"
+    assert hasattr(cls, "peft_task_type")
 
 
 def test_an_unknown_family_names_the_valid_ones():

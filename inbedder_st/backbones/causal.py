@@ -241,6 +241,20 @@ class CausalLM:
         states = prompt_states(self.model, input_ids, attention_mask, settings.layer)
         return poolings.pool(settings.pooling, states, attention_mask)
 
+    peft_task_type = "CAUSAL_LM"
+
+    @staticmethod
+    def answer_targets(labels: torch.Tensor) -> torch.Tensor:
+        """Labels aligned with the positions that predict them: a decoder predicts the next token."""
+        return labels[:, 1:]
+
+    @staticmethod
+    def answer_logits(lm, inputs: dict, labels: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+        """Only the answer positions go through the LM head: the model's own loss without a vocabulary-wide
+        projection of every prompt position (a fifth of SmolLM2's compute)."""
+        hidden = lm.base_model(**inputs).last_hidden_state
+        return lm.get_output_embeddings()(hidden[:, :-1][answer])
+
     def training_example(self, prompt_for, answer: list[int]) -> tuple[list[int], list[int]]:
         """Prompt + answer + EOS, labels on the answer and EOS (no space between the cue and the answer, as in
         the paper's training strings)."""

@@ -87,6 +87,18 @@ class Family(Protocol):
         """(input ids, labels) of one training example: ``prompt_for(reserve)`` builds the prompt ids leaving
         ``reserve`` tokens of room; ``answer`` is the answer's ids."""
 
+    # Training (train/loop.py): the LoRA task type, and the answer tokens' logits and targets of a batch. Static:
+    # training runs them on its own (LoRA-wrapped) model ``lm``.
+    peft_task_type: ClassVar[str | None]
+
+    @staticmethod
+    def answer_targets(labels: torch.Tensor) -> torch.Tensor:
+        """[B, T] labels aligned with the logits ``answer_logits`` reads (IGNORE elsewhere)."""
+
+    @staticmethod
+    def answer_logits(lm, inputs: dict, labels: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+        """[N, V] logits of the ``answer`` positions (``answer_targets(labels) != IGNORE``)."""
+
 
 def pad_id(tokenizer) -> int:
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):

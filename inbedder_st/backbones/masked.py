@@ -111,6 +111,17 @@ class MaskedLM:
             return _masked_mean(states, columns[None, :] < positions[:, :1])
         return _masked_mean(states, attention_mask.bool())  # avg_all
 
+    peft_task_type = None  # peft has no masked-LM task type; plain LoRA on the linear layers
+
+    @staticmethod
+    def answer_targets(labels: torch.Tensor) -> torch.Tensor:
+        return labels
+
+    @staticmethod
+    def answer_logits(lm, inputs: dict, labels: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+        """The logits at the mask tokens."""
+        return lm(**inputs).logits[answer]
+
     def training_example(self, prompt_for, answer: list[int]) -> tuple[list[int], list[int]]:
         """Prompt + one mask per answer token + end token, labels at the masks (the paper's recipe)."""
         answer = answer or [self.tokenizer.unk_token_id]  # an empty answer still needs one mask to train

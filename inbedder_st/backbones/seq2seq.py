@@ -116,6 +116,17 @@ class Seq2SeqLM:
             return poolings.avg_gen(generation.answer_states, generation.keep)
         return poolings.last_gen(generation.answer_states, generation.keep)
 
+    peft_task_type = "SEQ_2_SEQ_LM"
+
+    @staticmethod
+    def answer_targets(labels: torch.Tensor) -> torch.Tensor:
+        return labels
+
+    @staticmethod
+    def answer_logits(lm, inputs: dict, labels: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+        """The decoder's logits for the answer (the model shifts the labels into decoder inputs)."""
+        return lm(**inputs, labels=labels).logits[answer]
+
     def training_example(self, prompt_for, answer: list[int]) -> tuple[list[int], list[int]]:
         """Prompt + end token to the encoder; labels = answer + EOS for the decoder."""
         end = special_ids_around(self.tokenizer)[1]
