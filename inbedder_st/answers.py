@@ -6,6 +6,7 @@ import torch
 from tqdm.auto import tqdm
 
 from inbedder_st.inputs import check_texts
+from inbedder_st.length_batches import longest_first_batches
 from inbedder_st.prompts import resolve_prompt
 
 
@@ -28,11 +29,10 @@ def answer(
     instruction = resolve_prompt(model, prompt, prompt_name)
     if show_progress_bar is None:
         show_progress_bar = len(texts) > batch_size
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
     answers: list[str] = [""] * len(texts)
     module.eval()
-    for start in tqdm(range(0, len(texts), batch_size), desc="Answers", disable=not show_progress_bar):
-        batch = order[start : start + batch_size]
+    batches = longest_first_batches([len(text) for text in texts], batch_size)
+    for batch in tqdm(batches, desc="Answers", disable=not show_progress_bar):
         features = module.preprocess([texts[i] for i in batch], prompt=instruction)
         features = {k: v.to(model.device) for k, v in features.items()}
         for i, text in zip(batch, module.decode_answers(module.generate(**features))):

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from inbedder_st.rows import JsonLineError, parse_json_lines
+
 OUTPUT_SUFFIXES = (".npy", ".jsonl")
 SPARSE_OUTPUT_SUFFIXES = (".npz", ".jsonl")  # scipy CSR matrix, or (token, id, weight) lists per text
 
@@ -28,12 +30,12 @@ def read_texts(source: str) -> list[str]:
     lines = raw.splitlines()
     if not source.endswith(".jsonl"):
         return lines
+    try:
+        items = parse_json_lines(lines, source, skip_blank=False)  # one embedding per input line
+    except JsonLineError as error:
+        raise CliError(str(error)) from None
     texts = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CliError(f"{source}:{number}: not valid JSON ({error.msg})") from None
+    for number, item in items:
         text = item.get("text") if isinstance(item, dict) else item
         if not isinstance(text, str):
             raise CliError(f"{source}:{number}: expected a JSON string or an object with a string 'text' field")

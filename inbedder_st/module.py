@@ -4,7 +4,8 @@ preprocess: texts + instruction (sentence-transformers' ``prompt``) -> prompt id
 forward:    prompt ids -> hidden states at ``layer`` -> pooling (fst_gen needs one forward pass, no
             generation; avg_gen / last_gen / avg_all decode a short answer first).
 save/load:  the backbone's weights (safetensors) and tokenizer beside ``inbedder_config.json``.
-The family (causal, masked, seq2seq; backbones/) decides how the prompt ends and how states are read.
+The family object (causal, masked, seq2seq; backbones/) decides how the prompt ends and how states are read;
+the module hands it its settings for each call as a ``ReadSettings``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ from sentence_transformers.base.modules import InputModule
 
 from inbedder_st import answer_space
 from inbedder_st import options as checked
-from inbedder_st.backbones import causal, family_module, load_family
+from inbedder_st.backbones import causal, family_class, load_family
+from inbedder_st.backbones.family import AnswerSpaceSettings, Generation, GenerationSettings, ReadSettings
+from inbedder_st.backbones.family import pad_id as family_pad_id
+from inbedder_st.backbones.family import stop_ids as family_stop_ids
 from inbedder_st.inputs import check_texts
 from inbedder_st.options import POOLING_ALIASES, Option
+from inbedder_st.pooling import NEEDS_GENERATION
 from inbedder_st.prompt_ids import PromptTokenizer, pad
 from inbedder_st.stopwords import ANSWER_OPENERS, english_stopwords, filter_token_ids
 from inbedder_st.templates import resolve_template
@@ -104,13 +109,13 @@ class InBedder(InputModule):
         answer_steps: str = "first",
     ):
         super().__init__()
-        family_module(family)  # validates
+        family_class(family)  # validates
         self.model = model
         self.tokenizer = tokenizer
         self.backbone = backbone
         self.family = family
         self.template = resolve_template(template, tokenizer)
-        pooling = pooling or self.family_impl.DEFAULT_POOLING
+        pooling = pooling or self.family_impl.poolings[0]
         self.pooling = POOLING_ALIASES.get(pooling, pooling)
         self.layer = layer
         self.layer_index  # validates
@@ -141,11 +146,33 @@ class InBedder(InputModule):
     # ----- configuration views -------------------------------------------------------------------
     @property
     def family_impl(self):
-        """The module of functions for this family (backbones/causal.py, masked.py or seq2seq.py)."""
-        return family_module(self.family)
+        """The family object (backbones/causal.py, masked.py or seq2seq.py) around this module's backbone; made
+        again when the backbone or tokenizer is replaced (training swaps in the merged model)."""
+        current = self.__dict__.get("_family")
+        if current is None or current.model is not self.model or current.tokenizer is not self.tokenizer:
+            current = family_class(self.family)(self.model, self.tokenizer)
+            self.__dict__["_family"] = current
+        return current
+
+    def read_settings(self, generating: bool = False) -> ReadSettings:
+        """This call's settings, as the family reads them. The filter words (NLTK's list with filter_stopwords) and
+        the answer-space vocabulary mask are looked up only for the calls that use them."""
+        answer_pooling = self.pooling in answer_space.ANSWER_POOLINGS
+        answer_steps = answer_pooling and self.answer_steps == "answer"
+        generating = generating or self.pooling in NEEDS_GENERATION or answer_steps
+        space = AnswerSpaceSettings(
+            temperature=self.answer_temperature, top_k=self.answer_top_k, steps=self.answer_steps
+        )
+        if answer_pooling:
+            space.dropped = self.answer_dropped
+        return ReadSettings(
+            pooling=self.pooling, layer=self.layer_index, generation=self.generation_settings,
+            drop_ids=self.drop_ids if generating else set(), mask_length=self.mask_length,
+            lm_head_transform=self.lm_head_transform, answer_space=space,
+        )  # fmt: skip
 
     def check_pooling(self) -> str:
-        valid = self.family_impl.POOLINGS
+        valid = self.family_impl.poolings
         if self.pooling not in valid:
             hint = (
                 " The answer-space poolings need a causal LM's next-token distribution."
@@ -164,7 +191,7 @@ class InBedder(InputModule):
 
     @property
     def num_layers(self) -> int:
-        return self.family_impl.num_layers(self.model, self.pooling)
+        return self.family_impl.num_layers(self.pooling)
 
     @property
     def layer_index(self) -> int:
@@ -176,7 +203,7 @@ class InBedder(InputModule):
 
     @property
     def prompt_tokenizer(self) -> PromptTokenizer:
-        trailing = self.family_impl.trailing_ids(self)
+        trailing = self.family_impl.prompt_end(self.read_settings())
         key = ("prompt_tokenizer", self.template, self.max_length, tuple(trailing))
         if key not in self._cache:
             self._cache[key] = PromptTokenizer(self.tokenizer, self.template, self.max_length, trailing)
@@ -191,8 +218,8 @@ class InBedder(InputModule):
         self.max_length = int(value)
 
     @property
-    def generation_settings(self) -> causal.GenerationSettings:
-        return causal.GenerationSettings(
+    def generation_settings(self) -> GenerationSettings:
+        return GenerationSettings(
             max_new_tokens=self.max_new_tokens,
             do_sample=self.do_sample,
             temperature=self.temperature,
@@ -202,18 +229,12 @@ class InBedder(InputModule):
 
     @property
     def pad_id(self) -> int:
-        for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, 0):
-            if candidate is not None:
-                return candidate
-        return 0
+        return family_pad_id(self.tokenizer)
 
     @property
     def stop_ids(self) -> set[int]:
         """A row's answer ends at its first special token (EOS, chat end-of-turn, ...)."""
-        generation_config = getattr(self.model, "generation_config", None)
-        eos = generation_config.eos_token_id if generation_config else None
-        eos = [eos] if isinstance(eos, int) else list(eos or [])
-        return set(self.tokenizer.all_special_ids) | set(eos)
+        return family_stop_ids(self.model, self.tokenizer)
 
     @property
     def drop_ids(self) -> set[int]:
@@ -264,21 +285,21 @@ class InBedder(InputModule):
                 len(texts),
                 self.max_length,
             )
-        return pad(built.ids, self.pad_id, side=self.family_impl.PADDING_SIDE)
+        return pad(built.ids, self.pad_id, side=self.family_impl.padding_side)
 
     def forward(self, features: dict[str, torch.Tensor], **kwargs) -> dict[str, torch.Tensor]:
         self.check_pooling()
-        embedding = self.family_impl.embed(self, features["input_ids"], features["attention_mask"])
+        embedding = self.family_impl.embed(features["input_ids"], features["attention_mask"], self.read_settings())
         # Always a copy (one, whatever the dtype): fst_gen's vector is a view of the batch's hidden states, and
         # sentence-transformers keeps each row, so a view would keep every batch's states alive.
         features["sentence_embedding"] = embedding.to(torch.float32, copy=True)
         return features
 
-    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> causal.Generation:
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Generation:
         """The answer tokens and states (masked LMs: the argmax at each mask, no decoding loop)."""
-        return self.family_impl.answer_generation(self, input_ids, attention_mask)
+        return self.family_impl.generate(input_ids, attention_mask, self.read_settings(generating=True))
 
-    def decode_answers(self, generation: causal.Generation) -> list[str]:
+    def decode_answers(self, generation: Generation) -> list[str]:
         answers = []
         for ids, stopped in zip(generation.answer_ids.tolist(), generation.stopped.tolist()):
             kept = [i for i, done in zip(ids, stopped) if not done]

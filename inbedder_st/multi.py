@@ -1,7 +1,7 @@
 """``encode_multi``: many instructions over one corpus, each text's shared prompt prefix computed once.
 
-Segment-wise tokenization (DESIGN.md, decision 2) makes the ids of everything before the instruction the same
-for every instruction. Under the QA template (text first) a prompt is ``shared(text) + tail(text, instruction)``
+Segment-wise tokenization (docs/design.md) makes the ids of everything before the instruction the same for every
+instruction. Under the QA template (text first) a prompt is ``shared(text) + tail(text, instruction)``
 where ``shared`` = leading specials + prefix + text + the cue before the instruction and ``tail`` = the
 instruction + the answer cue, a dozen tokens. We run ``shared`` once per text with a key/value cache and then
 only the tails, one instruction at a time, cropping the tail back off the cache after each ("text-major").
@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from inbedder_st import answer_space
 from inbedder_st.backbones import causal
 from inbedder_st.inputs import check_texts
+from inbedder_st.length_batches import longest_first_batches
 from inbedder_st.prompt_ids import pad
 from inbedder_st.prompts import resolve_prompt
 
@@ -157,12 +158,16 @@ def _answer_probabilities(module, states: torch.Tensor) -> torch.Tensor:
     return answer_space.answer_distribution(lm_head(states), module.answer_dropped, module.answer_temperature)
 
 
+def _readout(module, probs: torch.Tensor) -> torch.Tensor:
+    return causal.answer_readout(module.model, module.pooling, probs, module.answer_top_k)
+
+
 def _dense_readout(module, states: torch.Tensor) -> torch.Tensor:
     """fst_gen: the states themselves; answer_dist: their expected answer-token embeddings."""
     if module.pooling == "fst_gen":
         return states
     chunks = states.split(READOUT_CHUNK)
-    return torch.cat([causal.answer_readout(module, _answer_probabilities(module, chunk)) for chunk in chunks])
+    return torch.cat([_readout(module, _answer_probabilities(module, chunk)) for chunk in chunks])
 
 
 def _sparse_readout(module, states: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -170,7 +175,7 @@ def _sparse_readout(module, states: torch.Tensor, shape: tuple[int, int]) -> tor
     m, n = shape
     indices, values = [], []
     for start in range(0, states.shape[0], READOUT_CHUNK):
-        vectors = causal.answer_readout(module, _answer_probabilities(module, states[start : start + READOUT_CHUNK]))
+        vectors = _readout(module, _answer_probabilities(module, states[start : start + READOUT_CHUNK]))
         rows, columns = vectors.nonzero(as_tuple=True)
         flat = rows + start
         indices.append(torch.stack([flat // n, flat % n, columns]).cpu())
@@ -197,11 +202,9 @@ def _text_major(module, grid: PromptGrid, batch_size: int, progress: bool) -> to
     """[m, n, H]: per batch of texts, one pass over their shared parts, then one short pass per instruction."""
     m, n = grid.n_instructions, grid.n_texts
     cuts = [common_prefix_length([grid.ids[j][t] for j in range(m)]) for t in range(n)]
-    order = sorted(range(n), key=lambda t: -cuts[t])  # similar shared lengths share a batch: little padding
     out = torch.empty((m, n, _hidden_size(module)), dtype=torch.float32)
     bar = tqdm(total=n * m, desc="encode_multi", disable=not progress, unit="emb")
-    for start in range(0, n, batch_size):
-        rows = order[start : start + batch_size]
+    for rows in longest_first_batches(cuts, batch_size):  # similar shared lengths share a batch
         shared = [grid.ids[0][t][: cuts[t]] for t in rows]
         cache, shared_mask = _shared_pass(module, shared)
         for j in range(m):
@@ -220,9 +223,7 @@ def _instruction_major(module, grid: PromptGrid, batch_size: int, progress: bool
     for j in range(m):
         cut = common_prefix_length(grid.ids[j])
         cache, shared_mask = _shared_pass(module, [grid.ids[j][0][:cut]])
-        order = sorted(range(n), key=lambda t: -len(grid.ids[j][t]))
-        for start in range(0, n, batch_size):
-            rows = order[start : start + batch_size]
+        for rows in longest_first_batches([len(ids) for ids in grid.ids[j]], batch_size):
             batch_cache = copy.deepcopy(cache)
             batch_cache.batch_repeat_interleave(len(rows))
             tails = [grid.ids[j][t][cut:] for t in rows]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from inbedder_st.answer_space import ANSWER_POOLINGS
-from inbedder_st.backbones import family_module
+from inbedder_st.backbones import family_class
 from inbedder_st.templates import resolve_template
 
 POOLING_ALIASES = {"first_gen": "fst_gen"}  # the reference's name for the seq2seq first-answer state
@@ -103,7 +103,7 @@ def words(module, value) -> list[str]:
 
 
 def family(module, value) -> str:
-    family_module(value)  # raises with the valid choices
+    family_class(value)  # raises with the valid choices
     current = module.__dict__.get("family")
     if current is not None and value != current:
         raise ValueError(
@@ -120,7 +120,7 @@ def template(module, value) -> str:
 
 def pooling(module, value) -> str:
     value = POOLING_ALIASES.get(value, value)
-    valid = family_module(module.family).POOLINGS
+    valid = family_class(module.family).poolings
     if value not in valid:
         hint = " The answer-space poolings need a causal LM's next-token distribution." if value in ANSWER_POOLINGS else ""
         raise ValueError(
@@ -133,7 +133,7 @@ def pooling(module, value) -> str:
 
 def layer(module, value) -> int:
     value = _integer("layer", value)
-    n = family_module(module.family).num_layers(module.model, module.__dict__.get("pooling"))
+    n = module.family_impl.num_layers(module.__dict__.get("pooling"))
     if not -(n + 1) <= value <= n:
         raise ValueError(f"Invalid layer {value!r}. Valid choices: integers from {-(n + 1)} to {n}.")
     return value

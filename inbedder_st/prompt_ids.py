@@ -5,7 +5,7 @@ Why whole-string: tokenizing template parts, text and instruction apart and conc
 ``tokenizer(whole prompt)`` for byte-level BPE (GPT-2, SmolLM2, OPT) but not for SentencePiece/Metaspace
 tokenizers (Llama-2, T5, ...), which give every separately tokenized piece a word-start marker. The paper's
 checkpoints were trained on whole-string ids, so that is what we build, for every tokenizer family
-(DESIGN.md, decision 2).
+(docs/design.md, "Segment-wise tokenization").
 
 Truncation (``max_length``) still cuts the text alone, never the instruction or the answer cue: the text is cut
 at the latest start of one of its tokens (the tokenizer's character offsets say where each starts) that lets the

@@ -3,7 +3,8 @@
 ``SentenceTransformer.encode`` takes ``prompt`` first, then ``prompts[prompt_name]``, then, when neither is
 given, ``prompts[default_prompt_name]``. Code that looks at the instruction before ``encode`` does (the
 embedding cache, ``encode_multi``, ``answer``) resolves it here the same way, so it never keys or computes
-under another instruction than ``encode`` would use.
+under another instruction than ``encode`` would use. (sentence-transformers 6 has these rules only in the private
+``BaseModel._resolve_prompt``, which also maps an unknown ``default_prompt_name`` to no prompt; here it raises.)
 """
 
 from __future__ import annotations

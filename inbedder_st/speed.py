@@ -7,14 +7,14 @@
 the README gives the numbers. Options are offered only when they pass the bars (cosine >= 0.99 to fp32,
 triplet accuracy within 1 point). Dynamic int8 quantisation of the Linear layers was measured and is not
 offered: its embeddings reach only cos 0.87 to fp32, it lost 16 points of dev triplet accuracy, and its activation scales are computed per batch, so an
-embedding would depend on the batch it is in (DESIGN.md, decision 3).
+embedding would depend on the batch it is in (docs/design.md, "Padding never changes an embedding").
 """
 
 from __future__ import annotations
 
 import torch
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from inbedder_st.dtypes import DTYPES, resolve_dtype  # noqa: F401  (re-exported: speed.DTYPES, speed.resolve_dtype)
 
 
 def apply(model, *, dtype: str | torch.dtype | None = None, compile: bool = False):
@@ -41,11 +41,3 @@ def apply(model, *, dtype: str | torch.dtype | None = None, compile: bool = Fals
         for layer in _decoder_layers(backbone):
             layer.compile(dynamic=True)
     return model
-
-
-def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f"Unknown dtype {dtype!r}. Valid choices: {sorted(DTYPES)}.")
-    return DTYPES[dtype]

@@ -2,7 +2,7 @@
 
 A template is a plain string with exactly one ``{input}`` and one ``{instruction}``. Splitting it into
 segments lets us tokenize the fixed parts once and cut only the input text when a prompt is too long
-(DESIGN.md, decision 2).
+(docs/design.md, "Segment-wise tokenization").
 """
 
 from __future__ import annotations

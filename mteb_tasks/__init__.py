@@ -1,5 +1,5 @@
 """MTEB task definitions for InBedder: the paper's instruction-awareness and robustness tests, a triplet
-task type, factories for users' own tables, and the dev suite over ../shared/data (see issue 3).
+task type, factories for users' own tables, and the dev suite over ../shared/data (mteb_tasks/dev_tasks.py).
 
     import mteb, inbedder_st, mteb_tasks
     model = mteb_tasks.InstructionEncoder(inbedder_st.load_model())   # the instruction becomes the prompt

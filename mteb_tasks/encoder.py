@@ -9,13 +9,17 @@ name or type if given, else the task's ``metadata.prompt``); this wrapper only d
   (sentence-transformers' own prompt mechanism). Results are filed as the experiment ``instructions=prepend``.
 - ``"ignore"`` (the default for plain baselines, like the paper's e5 runs): no prompt at all.
 
-With an ``EmbeddingCache`` (``cache=``), embeddings are read from disk when stored; for a robustness family
-(a task and its instruction variants) the first encode embeds the texts under every instruction of the family
-at once (``encode_multi``: each text's prefix is computed once) and the variants read theirs back.
+With an ``EmbeddingCache`` (``cache=``), embeddings are read from disk when stored. A task whose texts are also
+asked other instructions by sibling tasks (a robustness variant: ``instruction_family``) tells the encoder so
+through ``prefetching(encoder, family)`` while it is evaluated; the encoder then embeds the texts under every
+instruction of the family at once (``encode_multi``: each text's prefix is computed once) and the siblings read
+theirs back from the cache.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,6 +67,7 @@ class InstructionEncoder(AbsEncoder):
         self.instruction_mode = mode
         self.prompts_dict = prompts_dict
         self.cache = cache
+        self.instruction_family: tuple[str, ...] = ()  # set by prefetching() while a task runs
         meta = meta or ModelMeta.from_sentence_transformer_model(model, fill_missing=None)
         if mode == "prepend":  # a different experiment: keep its results apart from the plain run
             meta = meta.model_copy(
@@ -86,13 +91,24 @@ class InstructionEncoder(AbsEncoder):
         if self.cache is None:
             embeddings = self.model.encode(texts, prompt=prompt, convert_to_numpy=True, **kwargs)
             return np.asarray(embeddings, dtype=np.float32)
-        from mteb_tasks.robustness import INSTRUCTION_FAMILIES  # here: robustness imports this module's users
-
-        family = INSTRUCTION_FAMILIES.get(task_metadata.name, ())
-        if self.instruction_mode == "prompt" and prompt in family:
+        if self.instruction_mode == "prompt" and prompt in self.instruction_family:
             options = {k: kwargs[k] for k in ("batch_size", "show_progress_bar") if k in kwargs}
-            self.cache.warm_multi(self.model, texts, family, **options)
+            self.cache.warm_multi(self.model, texts, self.instruction_family, **options)
         return self.cache.encode(self.model, texts, prompt=prompt, **kwargs)
+
+
+@contextmanager
+def prefetching(encoder: Any, family: Sequence[str]) -> Iterator[None]:
+    """While the block runs, an encoder that prefetches (``InstructionEncoder``) knows that the texts it encodes are
+    also asked ``family``'s instructions; any other encoder is left alone."""
+    if not family or not isinstance(encoder, InstructionEncoder):
+        yield
+        return
+    previous, encoder.instruction_family = encoder.instruction_family, tuple(family)
+    try:
+        yield
+    finally:
+        encoder.instruction_family = previous
 
 
 def is_sparse_encoder(model: Any) -> bool:

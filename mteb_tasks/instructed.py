@@ -17,7 +17,7 @@ from mteb.abstasks.abstask import AbsTask
 from mteb.timing import TimingStack
 
 from mteb_tasks import hub
-from mteb_tasks.encoder import instruction_aware
+from mteb_tasks.encoder import instruction_aware, prefetching
 
 if TYPE_CHECKING:
     from mteb.abstasks.task_metadata import TaskMetadata
@@ -33,6 +33,9 @@ class InstructedTask(AbsTask):
     subset_instructions: dict[str, str] = {}
     # Robustness lists ("correct", "implicit", "incorrect" -> instructions) for tasks that have them.
     instruction_variants: dict[str, list[str]] = {}
+    # Instructions asked of the same texts by sibling tasks (a robustness variant's family, robustness.py): an
+    # encoder that can prefetch embeds the texts under all of them at once.
+    instruction_family: tuple[str, ...] = ()
 
     def instruction_for(self, hf_subset: str) -> str:
         instruction = self.subset_instructions.get(hf_subset) or self.metadata.prompt
@@ -81,7 +84,9 @@ class InstructedTask(AbsTask):
 
     # ----- evaluation -------------------------------------------------------------------------
     def evaluate(self, model, split: str = "test", subsets_to_run=None, *, encode_kwargs, **kwargs):
-        return super().evaluate(instruction_aware(model), split, subsets_to_run, encode_kwargs=encode_kwargs, **kwargs)
+        encoder = instruction_aware(model)
+        with prefetching(encoder, self.instruction_family):
+            return super().evaluate(encoder, split, subsets_to_run, encode_kwargs=encode_kwargs, **kwargs)
 
     def embed(
         self,

@@ -18,10 +18,6 @@ from mteb_tasks.instructed import InstructedTask
 
 VARIANT_KINDS = ("correct", "implicit", "incorrect")
 _VARIANT_NAME = re.compile(r"^(?P<task>.+)__(?P<kind>correct|implicit|incorrect)(?P<index>\d+)$")
-# Task name (a base task and each of its variants) -> every instruction of the family, filled by
-# robustness_tasks(): an encoder with an embedding cache embeds the shared texts under all of them in one
-# encode_multi pass, and the other variants read theirs from the cache.
-INSTRUCTION_FAMILIES: dict[str, tuple[str, ...]] = {}
 
 
 def variant_name(task_name: str, kind: str, index: int) -> str:
@@ -38,21 +34,26 @@ def has_variants(task: AbsTask) -> bool:
 
 
 def robustness_tasks(task: InstructedTask) -> list[AbsTask]:
-    """One task per instruction variant (the task's ``instruction_variants``)."""
+    """One task per instruction variant (the task's ``instruction_variants``).
+
+    Each variant's class carries ``instruction_family``: the base instruction and every variant's. An encoder
+    with an embedding cache is told it when the variant is evaluated (``InstructedTask.evaluate``), embeds the
+    shared texts under all of them in one ``encode_multi`` pass, and the other variants read theirs back.
+    """
     if not has_variants(task):
         raise ValueError(f"Task {task.metadata.name!r} has no robustness instructions (instruction_variants).")
     if task.subset_instructions:
         raise ValueError(f"Task {task.metadata.name!r} asks one instruction per subset; variants replace a single one.")
     variants = []
     family = [task.metadata.prompt, *(i for kind in VARIANT_KINDS for i in task.instruction_variants.get(kind, []))]
-    INSTRUCTION_FAMILIES[task.metadata.name] = tuple(dict.fromkeys(i for i in family if isinstance(i, str) and i))
+    family = tuple(dict.fromkeys(i for i in family if isinstance(i, str) and i))
     for kind in VARIANT_KINDS:
         for index, instruction in enumerate(task.instruction_variants.get(kind, [])):
             name = variant_name(task.metadata.name, kind, index)
             metadata = task.metadata.model_copy(update={"name": name, "prompt": instruction})
             # A subclass, not an instance attribute: mteb's unload_data() drops instance-level metadata.
-            variants.append(type(name, (type(task),), {"metadata": metadata, "__module__": __name__})())
-            INSTRUCTION_FAMILIES[name] = INSTRUCTION_FAMILIES[task.metadata.name]
+            attributes = {"metadata": metadata, "instruction_family": family, "__module__": __name__}
+            variants.append(type(name, (type(task),), attributes)())
     return variants
 
 

@@ -6,43 +6,23 @@ a list of dicts, or a function returning rows (read lazily, when the task loads 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Union
 
+from inbedder_st.rows import ROW_FILE_SUFFIXES, read_rows
+
 Table = Union[str, Path, Iterable[Mapping[str, Any]], Callable[[], Iterable[Mapping[str, Any]]]]
-FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+FILE_SUFFIXES = ROW_FILE_SUFFIXES
 
 
 def read_table(table: Table) -> list[dict[str, Any]]:
     if isinstance(table, (str, Path)):
-        return _read_file(Path(table))
+        return read_rows(table)
     rows = table() if callable(table) else table
     return [dict(row) for row in rows]
-
-
-def _read_file(path: Path) -> list[dict[str, Any]]:
-    if path.suffix not in FILE_SUFFIXES:
-        raise ValueError(f"Cannot read table {path}: expected one of {FILE_SUFFIXES}.")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".csv", ".tsv"):
-        return list(csv.DictReader(text.splitlines(), delimiter="\t" if path.suffix == ".tsv" else ","))
-    if path.suffix == ".json":
-        rows = json.loads(text)
-        if not isinstance(rows, list):
-            raise ValueError(f"{path}: expected a JSON list of objects.")
-        return rows
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not valid JSON ({error.msg}).") from None
-    return rows
 
 
 def require_columns(rows: list[dict[str, Any]], columns: Iterable[str], task_name: str) -> None:

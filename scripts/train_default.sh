@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the default InBedder (issue 14): the paper's QA recipe plus answer-supervised questions from labeled
+# Train the default InBedder: the paper's QA recipe plus answer-supervised questions from labeled
 # text (open, yes/no, either/or, implicit wordings; inbedder_st/train/wordings.json), at most half the mix.
 #
 #   TIME_LIMIT=4.5 scripts/train_default.sh   # the shipped run: H200, bf16; stopped by the limit at step 1,014 of

@@ -72,6 +72,14 @@ def test_bad_jsonl_names_the_line(tmp_path, capsys):
     assert "bad.jsonl:2" in capsys.readouterr().err
 
 
+def test_a_blank_jsonl_line_is_an_error_not_a_skipped_row(tmp_path, capsys):
+    # one embedding per input line: a skipped line would shift every later row
+    source = tmp_path / "gap.jsonl"
+    source.write_text('{"text": "ok"}\n\n{"text": "also ok"}\n', encoding="utf-8")
+    assert main(["encode", "--prompt", "x", "--input", str(source)]) == 2
+    assert "gap.jsonl:2" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", [[], ["encode"], ["answer"], ["demo"]])
 def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -103,7 +103,7 @@ def test_truncation_cuts_the_text_and_keeps_the_instruction(model):
     assert 46 <= len(ids) <= 48  # the latest cut that fits: one more token of the text may add two (a space)
     tokenizer = module.tokenizer
     leading = module.prompt_tokenizer.leading
-    trailing = module.family_impl.trailing_ids(module)
+    trailing = module.family_impl.prompt_end(module.read_settings())
     # Exactly the whole-string ids of the template filled with a prefix of the text (cut at a token start).
     cuts = [k for k in range(len(text)) if ids == leading + whole_ids(tokenizer, text[:k]) + trailing]
     assert cuts and 0 < cuts[-1] < len(text)

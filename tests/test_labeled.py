@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED_DATA, shared_file
 
 from inbedder_st.train import labeled
-from inbedder_st.train.answers import prepare
+from inbedder_st.train.answer_cleaning import prepare
 from inbedder_st.train.exclusions import EXCLUDED_FILE, excluded_keys, text_key
 from inbedder_st.train.labeled import STYLES, check_wordings, generate, load_wordings, normalise_question
 from inbedder_st.train.run import mix_labeled

@@ -8,7 +8,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 import inbedder_st
-from inbedder_st.train.answers import prepare, without_stopwords
+from inbedder_st.train.answer_cleaning import prepare, without_stopwords
 from inbedder_st.train.examples import IGNORE, build_examples
 from inbedder_st.train.loop import TrainConfig, train
 from inbedder_st.train.records import QARecord

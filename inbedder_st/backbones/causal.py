@@ -1,59 +1,28 @@
-"""Decoder-only (causal) LMs: load, run a left-padded prompt batch, generate short answers with states.
+"""Decoder-only (causal) LMs (Llama, SmolLM2, OPT, GPT-2): the answer is generated after the prompt.
 
 Left padding keeps the last prompt token in the last column; position ids come from the attention mask,
-so a prompt gets the same positions alone or in a batch (DESIGN.md, decision 3).
+so a prompt gets the same positions alone or in a batch (docs/design.md, "Padding never changes an embedding").
+``CausalLM`` is the family class (backbones/family.py); the functions below it take the backbone itself, for
+callers that drive it directly (``encode_multi``'s shared-prefix passes, ``speed.apply``).
 """
 
 from __future__ import annotations
 
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 
 from inbedder_st import answer_space
 from inbedder_st import pooling as poolings
+from inbedder_st.backbones.family import IGNORE, Generation, GenerationSettings, ReadSettings, pad_id, stop_ids
 
-PADDING_SIDE = "left"
 POOLINGS = poolings.POOLINGS + answer_space.ANSWER_POOLINGS
-DEFAULT_POOLING = "fst_gen"
+PADDING_SIDE = "left"
 
 
-@dataclass
-class GenerationSettings:
-    max_new_tokens: int = 3
-    do_sample: bool = False
-    temperature: float = 0.6
-    top_p: float = 0.9
-    seed: int = 42
-
-
-@dataclass
-class Generation:
-    prompt_states: torch.Tensor  # [B, P, H] at the chosen layer
-    answer_states: torch.Tensor  # [B, T, H]; column 0 = last prompt state
-    keep: torch.Tensor  # [B, T] bool, the paper's keep rule
-    answer_ids: torch.Tensor  # [B, T] generated tokens (pad after a row stopped)
-    stopped: torch.Tensor  # [B, T] bool, True from a row's stop token on
-
-
-def load(name_or_path: str, model_kwargs: dict | None = None, **hub_kwargs):
-    """Model and tokenizer from a local folder or hub id (weights via safetensors where available)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_kwargs)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, **(model_kwargs or {}), **hub_kwargs)
-    return model.eval(), tokenizer
-
-
-def num_layers(model, pooling: str | None = None) -> int:
+def num_layers(model) -> int:
     return model.config.get_text_config().num_hidden_layers
-
-
-def trailing_ids(module) -> list[int]:
-    """Nothing after the answer cue: the next token *is* the answer."""
-    return []
 
 
 def drop_output_capturing_hooks(model) -> None:
@@ -209,41 +178,86 @@ def generate(
     )
 
 
-def answer_generation(module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Generation:
-    """``generate`` with an InBedder module's settings."""
-    return generate(
-        module.model, input_ids, attention_mask, layer=module.layer_index, settings=module.generation_settings,
-        stop_ids=module.stop_ids, drop_ids=module.drop_ids, pad_id=module.pad_id,
-    )  # fmt: skip
+def answer_readout(model, pooling: str, probs: torch.Tensor, top_k: int) -> torch.Tensor:
+    """answer_dist / answer_sparse of an answer distribution."""
+    return answer_space.readout(pooling, probs, model.get_output_embeddings().weight, top_k)
 
 
-def answer_probabilities(module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """[B, V] answer distribution: the first answer step's (one forward pass), or the mean over the kept
-    steps of the greedy answer (``answer_steps="answer"``, one short generation)."""
-    lm_head = module.model.get_output_embeddings()
-    settings = dict(dropped=module.answer_dropped, temperature=module.answer_temperature)
-    if module.answer_steps == "first":
-        last = prompt_states(module.model, input_ids, attention_mask, num_layers(module.model))[:, -1]
-        return answer_space.answer_distribution(lm_head(last), **settings)
-    generation = answer_generation(module, input_ids, attention_mask)  # states of the last layer (checked)
-    step_probs = answer_space.answer_distribution(lm_head(generation.answer_states), **settings)
-    return answer_space.mean_over_steps(step_probs, generation.keep)
+class CausalLM:
+    """The causal family: ``[BOS] template`` left-padded; the answer is generated after the cue."""
 
+    name = "causal"
+    padding_side = PADDING_SIDE
+    poolings = POOLINGS
 
-def answer_readout(module, probs: torch.Tensor) -> torch.Tensor:
-    """answer_dist / answer_sparse of an answer distribution, with the module's settings."""
-    embeddings = module.model.get_output_embeddings().weight
-    return answer_space.readout(module.pooling, probs, embeddings, module.answer_top_k)
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
 
+    @staticmethod
+    def load(name_or_path: str, model_kwargs: dict | None = None, **hub_kwargs):
+        """Model and tokenizer from a local folder or hub id (weights via safetensors where available)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-def embed(module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """One vector per prompt under the module's pooling; fst_gen and avg_ppt need no generation."""
-    if module.pooling in answer_space.ANSWER_POOLINGS:
-        return answer_readout(module, answer_probabilities(module, input_ids, attention_mask))
-    if module.pooling in poolings.NEEDS_GENERATION:
-        generation = answer_generation(module, input_ids, attention_mask)
-        return poolings.pool(
-            module.pooling, generation.prompt_states, attention_mask, generation.answer_states, generation.keep
-        )
-    states = prompt_states(module.model, input_ids, attention_mask, module.layer_index)
-    return poolings.pool(module.pooling, states, attention_mask)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_kwargs)
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, **(model_kwargs or {}), **hub_kwargs)
+        return model.eval(), tokenizer
+
+    def num_layers(self, pooling: str | None = None) -> int:
+        return num_layers(self.model)
+
+    def prompt_end(self, settings: ReadSettings) -> list[int]:
+        """Nothing after the answer cue: the next token *is* the answer."""
+        return []
+
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, settings: ReadSettings) -> Generation:
+        return generate(
+            self.model, input_ids, attention_mask, layer=settings.layer, settings=settings.generation,
+            stop_ids=stop_ids(self.model, self.tokenizer), drop_ids=settings.drop_ids, pad_id=pad_id(self.tokenizer),
+        )  # fmt: skip
+
+    def answer_probabilities(self, input_ids, attention_mask, settings: ReadSettings) -> torch.Tensor:
+        """[B, V] answer distribution: the first answer step's (one forward pass), or the mean over the kept
+        steps of the greedy answer (``answer_steps="answer"``, one short generation)."""
+        lm_head = self.model.get_output_embeddings()
+        space = settings.answer_space
+        if space.steps == "first":
+            last = prompt_states(self.model, input_ids, attention_mask, num_layers(self.model))[:, -1]
+            return answer_space.answer_distribution(lm_head(last), space.dropped, space.temperature)
+        generation = self.generate(input_ids, attention_mask, settings)  # states of the last layer (checked)
+        step_logits = lm_head(generation.answer_states)
+        step_probs = answer_space.answer_distribution(step_logits, space.dropped, space.temperature)
+        return answer_space.mean_over_steps(step_probs, generation.keep)
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, settings: ReadSettings) -> torch.Tensor:
+        """One vector per prompt under the pooling; fst_gen and avg_ppt need no generation."""
+        if settings.pooling in answer_space.ANSWER_POOLINGS:
+            probs = self.answer_probabilities(input_ids, attention_mask, settings)
+            return answer_readout(self.model, settings.pooling, probs, settings.answer_space.top_k)
+        if settings.pooling in poolings.NEEDS_GENERATION:
+            generation = self.generate(input_ids, attention_mask, settings)
+            return poolings.pool(
+                settings.pooling, generation.prompt_states, attention_mask, generation.answer_states, generation.keep
+            )
+        states = prompt_states(self.model, input_ids, attention_mask, settings.layer)
+        return poolings.pool(settings.pooling, states, attention_mask)
+
+    peft_task_type = "CAUSAL_LM"
+
+    @staticmethod
+    def answer_targets(labels: torch.Tensor) -> torch.Tensor:
+        """Labels aligned with the positions that predict them: a decoder predicts the next token."""
+        return labels[:, 1:]
+
+    @staticmethod
+    def answer_logits(lm, inputs: dict, labels: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+        """Only the answer positions go through the LM head: the model's own loss without a vocabulary-wide
+        projection of every prompt position (a fifth of SmolLM2's compute)."""
+        hidden = lm.base_model(**inputs).last_hidden_state
+        return lm.get_output_embeddings()(hidden[:, :-1][answer])
+
+    def training_example(self, prompt_for, answer: list[int]) -> tuple[list[int], list[int]]:
+        """Prompt + answer + EOS, labels on the answer and EOS (no space between the cue and the answer, as in
+        the paper's training strings)."""
+        answer = answer + [self.tokenizer.eos_token_id]
+        prompt = prompt_for(len(answer))
+        return prompt + answer, [IGNORE] * len(prompt) + answer

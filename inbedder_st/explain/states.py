@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from inbedder_st import pooling
 from inbedder_st.answers import answer
+from inbedder_st.length_batches import longest_first_batches
 from inbedder_st.module import InBedder
 
 
@@ -37,12 +38,10 @@ def answers_and_embeddings(
         return answers, np.asarray(embeddings, dtype=np.float32)
 
     module.eval()
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
     answers: list[str] = [""] * len(texts)
     embeddings = np.zeros((len(texts), module.get_embedding_dimension()), dtype=np.float32)
-    starts = range(0, len(texts), batch_size)
-    for start in tqdm(starts, desc="Answers + embeddings", unit="batch", disable=not show_progress_bar):
-        batch = order[start : start + batch_size]
+    batches = longest_first_batches([len(text) for text in texts], batch_size)
+    for batch in tqdm(batches, desc="Answers + embeddings", unit="batch", disable=not show_progress_bar):
         features = module.preprocess([texts[i] for i in batch], prompt=instruction)
         ids, mask = features["input_ids"].to(model.device), features["attention_mask"].to(model.device)
         generation = module.generate(ids, mask)

@@ -22,13 +22,13 @@ from typing import Any
 
 import torch
 
+from inbedder_st.dtypes import resolve_dtype
 from inbedder_st.hub.card import CardContext, CardFields, build_card
 from inbedder_st.hub.default_card import default_card_fields, is_shipped_default
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_FORMATS = ("merged", "adapter")
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
@@ -76,7 +76,7 @@ def export(
     if weights not in WEIGHT_FORMATS:
         raise ValueError(f"Unknown weights {weights!r}. Valid choices: {list(WEIGHT_FORMATS)}.")
     module = _inbedder_module(model)
-    torch_dtype = _dtype(dtype)
+    torch_dtype = resolve_dtype(dtype)
     fields = CardFields.from_kwargs(**card_fields)
     if is_shipped_default(module):
         fields = fields.merged_over(default_card_fields())
@@ -124,14 +124,6 @@ def _inbedder_module(model):
             f"export needs a SentenceTransformer whose first module is InBedder, got {type(model).__name__}."
         )
     return first
-
-
-def _dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f"Unknown dtype {dtype!r}. Valid choices: {list(DTYPES)}.")
-    return DTYPES[dtype]
 
 
 def _prepare(folder: Path, overwrite: bool) -> None:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-from inbedder_st.prompt_ids import NoRoomForText, PromptTokenizer, special_ids_around
+from inbedder_st.backbones import family_class
+from inbedder_st.backbones.family import IGNORE  # label value the loss skips; imported from here by train/
+from inbedder_st.prompt_ids import NoRoomForText, PromptTokenizer
 from inbedder_st.train.records import QARecord
-
-IGNORE = -100  # label value the loss skips
 
 
 class CachedPromptTokenizer(PromptTokenizer):
@@ -50,39 +50,30 @@ class Example:
 def build_examples(
     records: list[QARecord], tokenizer, template: str, max_length: int, family: str = "causal", prompts=None
 ) -> tuple[list[Example], int]:
-    """One example per record; returns the examples and how many passages were truncated to fit.
-
-    causal:  prompt + answer + EOS, labels on the answer and EOS. There is no space or newline between the
-             answer cue and the answer, as in the paper's training strings.
-    masked:  prompt + one mask per answer token + end token, labels at the masks (the paper's recipe).
-    seq2seq: prompt + end token to the encoder, labels = answer + EOS for the decoder.
-    """
+    """One example per record; returns the examples and how many passages were truncated to fit. The family lays
+    out each example (``training_example`` in backbones/): causal prompt + answer + EOS, masked one mask per
+    answer token, seq2seq the answer as the decoder's labels."""
     if prompts is None:
         prompts = CachedPromptTokenizer(tokenizer, template, max_length)
         prompts.prefetch_records(records)
-    end = special_ids_around(tokenizer)[1] if family != "causal" else []
-    eos = tokenizer.eos_token_id
+    layout = family_class(family)(None, tokenizer)  # only the tokenizer is needed to lay out an example
     examples, truncated = [], 0
     for record in records:
         answer = prompts.ids_of(record.output)[: max_length // 4]  # a runaway answer must not eat the passage
-        if family == "masked":
-            answer = answer or [tokenizer.unk_token_id]  # an empty answer still needs one mask to train
-            after = [tokenizer.mask_token_id] * len(answer) + end
-        else:
-            answer = answer + [eos]
-            after = end if family == "seq2seq" else answer
-        try:
-            built = prompts.build([record.input], record.instruction, reserve=len(after))
-        except NoRoomForText:
-            raise ValueError(f"Question plus answer leave no room for the passage in {max_length} tokens: {record!r:.200}") from None
-        truncated += built.n_truncated
-        prompt = built.ids[0]
-        if family == "seq2seq":
-            examples.append(Example(input_ids=prompt + end, labels=answer))
-        elif family == "masked":
-            examples.append(Example(input_ids=prompt + after, labels=[IGNORE] * len(prompt) + answer + [IGNORE] * len(end)))
-        else:
-            examples.append(Example(input_ids=prompt + answer, labels=[IGNORE] * len(prompt) + answer))
+
+        def prompt_for(reserve: int) -> list[int]:
+            nonlocal truncated
+            try:
+                built = prompts.build([record.input], record.instruction, reserve=reserve)
+            except NoRoomForText:
+                raise ValueError(
+                    f"Question plus answer leave no room for the passage in {max_length} tokens: {record!r:.200}"
+                ) from None
+            truncated += built.n_truncated
+            return built.ids[0]
+
+        input_ids, labels = layout.training_example(prompt_for, answer)
+        examples.append(Example(input_ids=input_ids, labels=labels))
     return examples, truncated
 
 

@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from inbedder_st.backbones import family_class
 from inbedder_st.train import rng
 from inbedder_st.train.batching import assign_groups, device_batch, micro_batches
 from inbedder_st.train.examples import IGNORE, Example, build_examples, collate
@@ -36,7 +37,6 @@ from inbedder_st.train.objective import causal_forward, training_losses
 
 logger = logging.getLogger(__name__)
 
-PEFT_TASK_TYPES = {"causal": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM", "masked": None}
 
 
 @dataclass
@@ -112,7 +112,7 @@ def _wrap_lora(model, config: TrainConfig, family: str):
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=list(config.lora_targets),
-        task_type=PEFT_TASK_TYPES[family],
+        task_type=family_class(family).peft_task_type,
     )
     with warnings.catch_warnings():
         # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` inside get_peft_model (peft_model.py);
@@ -123,28 +123,16 @@ def _wrap_lora(model, config: TrainConfig, family: str):
 
 def answer_targets(batch: dict[str, torch.Tensor], family: str = "causal") -> torch.Tensor:
     """The labels aligned with the positions that predict them (a decoder predicts the next token)."""
-    return batch["labels"][:, 1:] if family == "causal" else batch["labels"]
+    return family_class(family).answer_targets(batch["labels"])
 
 
 def answer_loss(model, batch: dict[str, torch.Tensor], reduction: str = "mean", family: str = "causal") -> torch.Tensor:
-    """Cross-entropy on the answer tokens only.
-
-    causal: projects only the answer positions through the LM head -- the same value as the model's own
-    loss, without a vocabulary-wide projection for every prompt position (a fifth of SmolLM2's compute).
-    masked: the logits at the mask tokens; seq2seq: the decoder's logits for the answer (labels shifted
-    into decoder inputs by the model).
-    """
+    """Cross-entropy on the answer tokens only; the family reads their logits (``answer_logits`` in backbones/)."""
     lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     targets = answer_targets(batch, family)
     answer = targets != IGNORE
-    if family == "causal":
-        hidden = lm.base_model(**inputs).last_hidden_state
-        logits = lm.get_output_embeddings()(hidden[:, :-1][answer])
-    elif family == "masked":
-        logits = lm(**inputs).logits[answer]
-    else:
-        logits = lm(**inputs, labels=batch["labels"]).logits[answer]
+    logits = family_class(family).answer_logits(lm, inputs, batch["labels"], answer)
     return torch.nn.functional.cross_entropy(logits.float(), targets[answer], reduction=reduction)
 
 

@@ -16,13 +16,14 @@ Use :func:`read_qa_file` for any file (it recognises the shipped formats and fal
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from inbedder_st.rows import JsonLineError, read_csv, read_json_lines
 
 from .records import QARecord
 
@@ -111,21 +112,10 @@ def _load_json(path) -> object:
 
 
 def _read_jsonl(path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}, line {number}: not valid JSON ({error})") from None
-    return rows
-
-
-def _read_csv(path) -> tuple[list[str], list[dict]]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t" if str(path).lower().endswith(".tsv") else ",")
-        return list(reader.fieldnames or []), list(reader)
+    try:
+        return read_json_lines(path)
+    except JsonLineError as error:  # this reader's messages say "line N"
+        raise ValueError(f"{path}, line {error.line}: not valid JSON ({error.reason})") from None
 
 
 # --- the shipped formats --------------------------------------------------------------------------
@@ -221,7 +211,7 @@ def read_cosmosqa(path, source: str | None = "cosmosqa", *, skipped: Counter | N
     The text is kept as shipped (it is tokenised upstream, e.g. "wo nt", "divorce ?").
     """
     path = Path(path)
-    return _cosmosqa(_read_csv(path)[1], _Builder(path, source or _source(path), skipped))
+    return _cosmosqa(read_csv(path)[1], _Builder(path, source or _source(path), skipped))
 
 
 # --- your own data ---------------------------------------------------------------------------------
@@ -283,7 +273,7 @@ def read_table(
     if suffix == ".jsonl":
         rows = _read_jsonl(path)
     elif suffix in (".csv", ".tsv"):
-        header, rows = _read_csv(path)
+        header, rows = read_csv(path)
         _check_columns(header, {"input": input, "instruction": instruction, "output": output}, path)
     else:
         raise ValueError(f"{path}: read_table reads .jsonl, .csv or .tsv files, not {suffix or 'no suffix'!r}")
@@ -337,7 +327,7 @@ def read_qa_file(path, *, skipped: Counter | None = None) -> list[QARecord]:
             return _boolq(rows, out)
         return read_records(rows, source=source, skipped=skipped, origin=str(path))
     elif suffix in (".csv", ".tsv"):
-        header, rows = _read_csv(path)
+        header, rows = read_csv(path)
         if {"context", "question", "answer0", "answer1", "label"} <= set(header):
             return _cosmosqa(rows, out)
         _check_columns(header, {"input": "input", "instruction": "instruction", "output": "output"}, path)

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from inbedder_st.train import answers, labeled
+from inbedder_st.train import answer_cleaning, labeled
 from inbedder_st.train.examples import CachedPromptTokenizer
 from inbedder_st.train.loop import TrainConfig, train
 from inbedder_st.train.readers import read_qa_file
@@ -111,8 +111,8 @@ def run_training(
         data.stats["trained"] = labeled.describe(generated)
         mix["labeled"] = {"options": asdict(labeled_options), **data.stats}
         records = records + generated
-        validation, _ = answers.prepare(data.validation)
-    records, stats = answers.prepare(records, module.tokenizer)
+        validation, _ = answer_cleaning.prepare(data.validation)
+    records, stats = answer_cleaning.prepare(records, module.tokenizer)
     logger.info("Training on %d records (QA share %.2f).", len(records), sum(not r.aspect for r in records) / max(len(records), 1))
     mix["answers"] = asdict(stats)
     mix["trained_per_source"] = dict(Counter(r.source for r in records))
