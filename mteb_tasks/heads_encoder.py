@@ -17,8 +17,8 @@ import numpy as np
 from mteb.models import ModelMeta
 from mteb.models.abs_encoder import AbsEncoder
 
-from inbedder_st.heads.apply import apply_heads
-from inbedder_st.heads.model import HeadInfo, is_head_folder, read_head_layers
+from inbedder_st.heads.apply import apply_heads, named_heads
+from inbedder_st.heads.model import HeadInfo, is_head_folder
 
 
 def read_head_set(folder: str | Path) -> dict[str, tuple[HeadInfo, list]]:
@@ -35,13 +35,7 @@ def read_head_set(folder: str | Path) -> dict[str, tuple[HeadInfo, list]]:
             f"{str(folder)!r} holds no instruction head (a folder with inbedder_head.json written by "
             "`inbedder head fit` or heads.save_head)."
         )
-    heads: dict[str, tuple[HeadInfo, list]] = {}
-    for path in candidates:
-        info, layers = read_head_layers(path)
-        if info.instruction in heads:
-            raise ValueError(f"{path} and another head in {str(folder)!r} both answer {info.instruction!r}.")
-        heads[info.instruction] = (info, layers)
-    return heads
+    return named_heads(candidates)  # keyed by instruction; two heads answering one instruction are refused
 
 
 class HeadsEncoder(AbsEncoder):

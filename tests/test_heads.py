@@ -220,3 +220,12 @@ def test_an_identity_head_is_the_base_model_declared_to_answer_an_instruction(mi
     np.testing.assert_allclose(SentenceTransformer(str(folder)).encode(texts), vectors, atol=1e-6)
     np.testing.assert_allclose(apply_heads(vectors, folder)["What is this sentence about?"], vectors, atol=1e-6)
     assert "Identity head" in (folder / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_head_set_with_two_heads_for_one_instruction_names_a_folder(minilm, tmp_path):
+    from mteb_tasks.heads_encoder import read_head_set
+
+    for name in ("a", "b"):
+        heads.save_head(heads.identity_head("What is this sentence about?", base=minilm), tmp_path / name)
+    with pytest.raises(ValueError, match=r"same instruction 'What is this sentence about\?' \(.*[ab] is one\)"):
+        read_head_set(tmp_path)

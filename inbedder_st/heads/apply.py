@@ -23,7 +23,7 @@ def apply_heads(base_embeddings, heads, *, batch_size: int = 65536) -> dict[str,
     x = np.asarray(base_embeddings, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"base_embeddings must be a 2-D array (texts x dimensions), got shape {x.shape}.")
-    named = _named_heads(heads)
+    named = named_heads(heads)
     for name, (info, _) in named.items():  # check every head before computing anything
         if x.shape[1] != info.base_dim:
             raise ValueError(
@@ -50,7 +50,7 @@ def _apply(layers, x: np.ndarray, batch_size: int) -> np.ndarray:
     return out
 
 
-def _named_heads(heads) -> dict:
+def named_heads(heads) -> dict:
     """{name: (HeadInfo, layers)}."""
     if isinstance(heads, Mapping):
         return {str(name): _layers(head) for name, head in heads.items()}
@@ -62,7 +62,8 @@ def _named_heads(heads) -> dict:
     for head in heads:
         info, layers = _layers(head)
         if info.instruction in named:
-            raise ValueError(f"Two heads answer the same instruction {info.instruction!r}; pass a dict to name them.")
+            where = f" ({head} is one)" if isinstance(head, (str, Path)) else ""
+            raise ValueError(f"Two heads answer the same instruction {info.instruction!r}{where}; pass a dict to name them.")
         named[info.instruction] = (info, layers)
     return named
 
