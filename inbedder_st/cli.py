@@ -216,10 +216,23 @@ def cmd_train(args) -> None:
                 raise CliError(f"cannot read --data file {item!r}")
             files.append(item)
     labeled_options = None
+    if args.extra_wordings and "labeled" not in args.data:
+        raise CliError("--extra-wordings adds to the labeled questions: add 'labeled' to --data")
+    for file in args.extra_wordings:
+        if not Path(file).is_file():
+            raise CliError(f"cannot read --extra-wordings file {file!r}")
+    if args.extra_wordings:  # checked before the model loads: a bad wording fails at once, naming itself
+        from inbedder_st.train.labeled import load_wordings
+
+        try:
+            load_wordings(extra=tuple(Path(file).resolve() for file in args.extra_wordings))
+        except ValueError as error:  # json.JSONDecodeError included
+            raise CliError(f"--extra-wordings: {error}") from None
     if "labeled" in args.data:
         labeled_options = LabeledOptions(root=args.labeled_data, per_source=args.labeled_per_source,
                                          per_text=args.wordings_per_text, max_share=args.labeled_share,
-                                         validation_per_aspect=args.validation_per_aspect)  # fmt: skip
+                                         validation_per_aspect=args.validation_per_aspect,
+                                         extra_wordings=tuple(args.extra_wordings))  # fmt: skip
     config = TrainConfig(
         output_dir=args.output, max_steps=args.max_steps, epochs=args.epochs, batch_size=args.batch_size,
         grad_accum=args.grad_accum, learning_rate=args.lr, max_length=args.max_length, lora=not args.full,
@@ -363,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     labeled.add_argument("--labeled-per-source", type=int, default=4000, help="at most N texts per labeled source")
     labeled.add_argument("--labeled-share", type=float, default=0.5, help="labeled records are at most this share of the mix")
     labeled.add_argument("--wordings-per-text", type=int, default=1, help="questions asked of each labeled text")
+    labeled.add_argument("--extra-wordings", action="append", default=[], metavar="FILE",
+                         help="a wordings file whose wordings add to inbedder_st/train/wordings.json (repeatable)")  # fmt: skip
     labeled.add_argument("--validation-per-aspect", type=int, default=60, help="internal validation records per aspect")
     labeled.add_argument("--contrastive-weight", type=float, default=0.0,
                          help="weight of the in-batch contrastive term on the fst_gen state (0: off)")  # fmt: skip

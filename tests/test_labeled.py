@@ -77,6 +77,53 @@ def test_generation_covers_the_styles_keeps_yes_and_no_and_is_seeded():
     assert not {r.instruction for r in records} & {r.instruction for r in generate(ROWS, SPEC, "emotion", "validation", "toy", 1)}
 
 
+def test_listed_either_or_questions_put_the_answer_anywhere_and_name_it_when_it_is_not_listed():
+    spec = {"aspects": {"emotion": {"train": {"either_or": ["Is the writer {options}?", "Is it {other_options} or something else?"]}}}}
+    check_wordings(spec)
+    records = generate(ROWS, spec, "emotion", "train", "toy", seed=3, per_text=2)
+    listed = [r for r in records if r.instruction.startswith("Is the writer ")]
+    other = [r for r in records if r.instruction.startswith("Is it ")]
+    assert len(listed) > 150 and len(other) > 150
+    positions = Counter()
+    for record in listed:
+        options = record.instruction.removeprefix("Is the writer ").removesuffix("?").replace(" or ", ", ").split(", ")
+        assert record.output == dict(ROWS)[record.input]["emotion"] and record.output in options
+        assert len(options) in (3, 4) and len(set(options)) == len(options)
+        positions[options.index(record.output) if options.index(record.output) < 2 else "later"] += 1
+    assert min(positions[k] for k in (0, 1, "later")) > len(listed) / 6, positions  # not always first (or last)
+    for record in other:
+        options = record.instruction.removeprefix("Is it ").removesuffix(" or something else?").replace(" or ", ", ").split(", ")
+        assert len(options) in (2, 3) and record.output not in options
+    two_labels = [(f"text {i}", {"emotion": label}) for i, label in enumerate(["anger", "joy"] * 20)]
+    assert not generate(two_labels, spec, "emotion", "train", "toy", seed=3, per_text=2)  # too few answers to list
+    with pytest.raises(ValueError, match="open and implicit strings take no placeholders"):
+        check_wordings({"aspects": {"mood": {"train": {"open": ["Is it {options}?"]}}}})
+
+
+def test_extra_wordings_add_to_the_file_and_are_checked_like_it(tmp_path):
+    listed = labeled.WORDINGS_FILE.with_name("wordings_listed.json")
+    spec = load_wordings(extra=(listed,))
+    assert load_wordings() is SPEC and "{options}" not in json.dumps(SPEC)  # the shipped file is unchanged
+    assert "Does the writer feel {options}?" in spec["aspects"]["emotion"]["train"]["either_or"]
+    assert spec["aspects"]["emotion"]["train"]["open"] == SPEC["aspects"]["emotion"]["train"]["open"]
+    records = generate(ROWS, spec, "emotion", "train", "toy", seed=1, per_text=3)
+    assert any("{" not in r.instruction and r.instruction.count(",") >= 1 for r in records if r.style == "either_or")
+
+    def extra(aspects):
+        path = tmp_path / "extra.json"
+        path.write_text(json.dumps({"aspects": aspects}))
+        return (path,)
+
+    with pytest.raises(ValueError, match=r"'colour' is not in the wordings"):
+        load_wordings(extra=extra({"colour": {"train": {"open": ["What colour?"]}}}))
+    with pytest.raises(ValueError, match=r"'emotion' validation open wording 'How does the author feel\?' is already"):
+        load_wordings(extra=extra({"emotion": {"validation": {"open": ["How does the author feel?"]}}}))
+    with pytest.raises(ValueError, match=r"unknown split 'test'"):
+        load_wordings(extra=extra({"emotion": {"test": {"open": ["Mood?"]}}}))
+    with pytest.raises(ValueError, match="Is the opinion good or bad.*held-out wording"):
+        load_wordings(extra=extra({"sentiment": {"train": {"either_or": [{"q": "Is the opinion good or bad?", "answers": {"positive": "good"}}]}}}))
+
+
 def test_the_labeled_share_of_the_mix_is_capped():
     qa, generated = list(range(10)), list(range(100, 130))
     assert len(mix_labeled(qa, generated, 0.5, seed=0)) == 10

@@ -13,8 +13,11 @@ import inbedder_st
 from inbedder_st.train import batching, objective
 from inbedder_st.train import loop as loop_module
 from inbedder_st.train.examples import Example, build_examples
+from inbedder_st.train.labeled import WORDINGS_FILE
 from inbedder_st.train.loop import TrainConfig, train
 from inbedder_st.train.records import QARecord
+
+LISTED = WORDINGS_FILE.with_name("wordings_listed.json")
 
 RECORDS = [
     QARecord(f"I feel {mood} today, number {i}.", question, answer, source="toy", aspect="emotion", style=style)
@@ -155,10 +158,12 @@ def test_inbedder_train_with_labeled_data_runs_end_to_end(opt_folder, tmp_path):
     code = main(["train", "--data", "shared", "labeled", "--base", str(opt_folder), "--output", str(output), "--device", "cpu",
                  "--labeled-data", str(SHARED_DATA), "--limit-per-source", "20", "--labeled-per-source", "20",
                  "--max-steps", "3", "--batch-size", "8", "--grad-accum", "1", "--max-length", "512", "--eval-size", "8",
-                 "--eval-steps", "2", "--save-steps", "2", "--validation-per-aspect", "3", "--contrastive-weight", "0.5", "--bf16"])  # fmt: skip
+                 "--eval-steps", "2", "--save-steps", "2", "--validation-per-aspect", "3", "--contrastive-weight", "0.5", "--bf16",
+                 "--extra-wordings", str(LISTED)])  # fmt: skip
     assert code == 0
     recipe = json.loads((output / "training_recipe.json").read_text())
     mix = recipe["mix"]
+    assert list(mix["labeled"]["extra_wordings_sha256"]) == ["wordings_listed.json"]
     assert mix["qa_share"] >= 0.5 and "labeled" in recipe["data_files"]
     assert set(mix["labeled"]["trained"]["per_style"]) == {"open", "yes_no", "either_or", "implicit"}
     assert recipe["result"]["steps"] == 3 and recipe["result"]["validation_records"] > 10
@@ -167,6 +172,25 @@ def test_inbedder_train_with_labeled_data_runs_end_to_end(opt_folder, tmp_path):
     log = [json.loads(line) for line in (output / "train_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "validation_loss" in e] == [0, 2, 3]
     assert inbedder_st.load_model(str(output), device="cpu").encode(["I love it"], prompt="How does the author feel?").shape[0] == 1
+
+
+@pytest.mark.parametrize(
+    "extra, data, message",
+    [
+        ("/no/such/wordings.json", "labeled", "cannot read --extra-wordings file '/no/such/wordings.json'"),
+        ("LISTED", "shared", "add 'labeled' to --data"),
+        ("BAD", "labeled", "--extra-wordings: BAD: aspect 'colour' is not in the wordings"),
+    ],
+)
+def test_bad_extra_wordings_fail_before_the_model_loads(extra, data, message, tmp_path, capsys):
+    from inbedder_st.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"aspects": {"colour": {"train": {"open": ["What colour?"]}}}}))
+    extra = {"LISTED": str(LISTED), "BAD": str(bad)}.get(extra, extra)
+    code = main(["train", "--data", data, "--base", "/no/such/model", "--output", str(tmp_path / "run"), "--extra-wordings", extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message.replace("BAD", str(bad)) in err and len(err.splitlines()) == 1
 
 
 def test_the_cached_prompt_tokenizer_gives_the_same_examples(opt_folder):

@@ -38,6 +38,11 @@ HELD_OUT_ASPECTS = frozenset({"irony", "source", "entity", "product", "polarity"
 HELD_OUT_DATASETS = ("dual_aspect/hu_liu_reviews", "labeled/tweeteval/sentiment", "labeled/tweeteval/irony")
 VALIDATION_EVERY = 20  # datasets without a validation split: 1 text in 20 (by text hash) validates
 SPLITS = ("train", "validation")
+# Either/or questions that list several answers. "{options}": 3 or 4 answers, the text's own among them, in a
+# random order (a model trained on two-option questions only answers the first of a longer list: 38 of 40 Hu &
+# Liu reviews got "camera" for "a camera, a phone, a music player or something else?"). "{other_options}": 2 or
+# 3 answers that are all wrong, for wordings ending "... or something else?": the answer is the text's own word.
+LISTS = {"options": (3, 4), "other_options": (2, 3)}
 
 Row = tuple[str, dict[str, str]]  # (text, {aspect: label})
 
@@ -92,12 +97,14 @@ def check_wordings(spec: dict, origin: str = "wordings") -> None:
 
 def _check_wording(wording, style: str, where: str) -> None:
     if isinstance(wording, str):
-        option, pair = "{option}" in wording, "{a}" in wording and "{b}" in wording
+        option = "{option}" in wording
+        listed = ("{a}" in wording and "{b}" in wording) or any(f"{{{name}}}" in wording for name in LISTS)
         if style == "yes_no" and not option:
             raise ValueError(f"{where}: a yes/no string needs {{option}}; else write {{\"q\": ..., \"yes\": [labels]}}")
-        if style == "either_or" and not pair:
-            raise ValueError(f"{where}: an either/or string needs {{a}} and {{b}}; else write {{\"q\": ..., \"answers\": {{}}}}")
-        if style in ("open", "implicit") and (option or "{a}" in wording):
+        if style == "either_or" and not listed:
+            raise ValueError(f"{where}: an either/or string needs {{a}} and {{b}}, {{options}} or {{other_options}}; "
+                             f"else write {{\"q\": ..., \"answers\": {{}}}}")  # fmt: skip
+        if style in ("open", "implicit") and (option or "{a}" in wording or any(f"{{{n}}}" in wording for n in LISTS)):
             raise ValueError(f"{where}: open and implicit strings take no placeholders")
         return
     if not isinstance(wording, dict) or not isinstance(wording.get("q"), str) or not wording["q"].strip():
@@ -113,10 +120,35 @@ def _check_wording(wording, style: str, where: str) -> None:
         raise ValueError(f"{where}: an either/or question is answered with an option word: use 'answers'")
 
 
+def extend_wordings(spec: dict, extra: dict, origin: str) -> dict:
+    """``spec`` with the wordings of ``extra`` (``{"aspects": {aspect: {split: {style: [wordings]}}}}``) added;
+    an unknown aspect or split, or a wording the aspect already has (in either split), is an error."""
+    merged = json.loads(json.dumps(spec))  # a deep copy: load_wordings' result is cached and shared
+    for aspect, entry in (extra.get("aspects") or {}).items():
+        if aspect not in merged["aspects"]:
+            raise ValueError(f"{origin}: aspect {aspect!r} is not in the wordings it extends ({sorted(merged['aspects'])})")
+        known = {normalise_question(_question(w)) for split in SPLITS
+                 for ws in merged["aspects"][aspect].get(split, {}).values() for w in ws}  # fmt: skip
+        for split, styles in entry.items():
+            if split not in SPLITS:
+                raise ValueError(f"{origin}: aspect {aspect!r}: unknown split {split!r} (valid: {SPLITS})")
+            for style, wordings in styles.items():
+                for wording in wordings:
+                    if normalise_question(_question(wording)) in known:
+                        raise ValueError(f"{origin}: aspect {aspect!r} {split} {style} wording {_question(wording)!r} "
+                                         "is already a wording of that aspect")  # fmt: skip
+                    known.add(normalise_question(_question(wording)))
+                merged["aspects"][aspect].setdefault(split, {}).setdefault(style, []).extend(wordings)
+    return merged
+
+
 @cache
-def load_wordings(path: Path = WORDINGS_FILE, heldout_path: Path = HELDOUT_WORDINGS_FILE) -> dict:
+def load_wordings(path: Path = WORDINGS_FILE, heldout_path: Path = HELDOUT_WORDINGS_FILE, extra: tuple[Path, ...] = ()) -> dict:
+    """The wordings file (``extra`` files add wordings to it), checked; a held-out wording is refused."""
     spec = json.loads(Path(path).read_text(encoding="utf-8"))
-    check_wordings(spec, str(path))
+    for file in extra:
+        spec = extend_wordings(spec, json.loads(Path(file).read_text(encoding="utf-8")), str(file))
+    check_wordings(spec, ", ".join(map(str, (path, *extra))))
     if Path(heldout_path).is_file():  # a repository checkout: refuse any held-out wording
         heldout = _heldout_questions(Path(heldout_path))
         for aspect, entry in spec["aspects"].items():
@@ -124,7 +156,7 @@ def load_wordings(path: Path = WORDINGS_FILE, heldout_path: Path = HELDOUT_WORDI
                 for style, wordings in entry.get(split, {}).items():
                     for wording in wordings:
                         if normalise_question(_question(wording)) in heldout:
-                            raise ValueError(f"{path}: aspect {aspect!r} {split} {style} wording "
+                            raise ValueError(f"{', '.join(map(str, (path, *extra)))}: aspect {aspect!r} {split} {style} wording "
                                              f"{_question(wording)!r} is a held-out wording ({heldout_path})")  # fmt: skip
     return spec
 
@@ -161,6 +193,10 @@ def _choices(wording, label: str, words: dict[str, str], others: list[str], rng:
             if others:
                 options.append(("no", lambda: (wording.format(option=words[rng.choice(others)]), "no")))
             return options
+        for name, sizes in LISTS.items():
+            if f"{{{name}}}" in wording:  # too few other answers to list: the wording cannot ask about this text
+                listable = len({words[other] for other in others}) + (name == "options")
+                return [("word", _listing(wording, name, sizes, word, others, words, rng))] if listable >= sizes[0] else []
         if "{a}" in wording:
             if not others:
                 return []
@@ -181,6 +217,27 @@ def _choices(wording, label: str, words: dict[str, str], others: list[str], rng:
     if label in wording["answers"]:
         return [("word", lambda: (wording["q"], wording["answers"][label]))]
     return []
+
+
+def join_options(options: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b or c"."""
+    return f"{', '.join(options[:-1])} or {options[-1]}"
+
+
+def _listing(wording: str, name: str, sizes: tuple[int, int], word: str, others: list[str], words: dict[str, str],
+             rng: random.Random):  # fmt: skip
+    """The builder of a listed either/or question: ``word`` among the options (``{options}``) or not
+    (``{other_options}``); the answer is ``word`` either way."""
+
+    def build():
+        wrong = sorted({words[label] for label in others})
+        own = [word] if name == "options" else []
+        count = min(rng.choice(sizes) - len(own), len(wrong))
+        options = rng.sample(wrong, count) + own
+        rng.shuffle(options)
+        return wording.format(**{name: join_options(options)}), word
+
+    return build
 
 
 def generate(

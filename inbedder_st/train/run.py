@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -61,6 +62,7 @@ class LabeledOptions:
     per_text: int = 1  # questions asked of each text
     max_share: float = 0.5  # labeled records are at most this share of the mix (the QA files stay the backbone)
     validation_per_aspect: int = 60  # internal validation records per aspect
+    extra_wordings: tuple[str, ...] = ()  # wordings files that add to wordings.json (labeled.extend_wordings)
 
 
 def mix_labeled(qa: list[QARecord], generated: list[QARecord], max_share: float, seed: int) -> list[QARecord]:
@@ -100,8 +102,10 @@ def run_training(
     records = sample_per_source(records, limit_per_source, config.seed)
     validation = []
     if labeled_options is not None:
+        spec = labeled.load_wordings(extra=tuple(Path(file).resolve() for file in labeled_options.extra_wordings))
         data = labeled.build(labeled_options.root, seed=config.seed, per_source=labeled_options.per_source,
-                             per_text=labeled_options.per_text, validation_per_aspect=labeled_options.validation_per_aspect)  # fmt: skip
+                             per_text=labeled_options.per_text, validation_per_aspect=labeled_options.validation_per_aspect,
+                             spec=spec)  # fmt: skip
         generated = data.train
         logger.info("Generated %d labeled training and %d validation records.", len(generated), len(data.validation))
         if only_fitting:
@@ -110,6 +114,10 @@ def run_training(
         generated = mix_labeled(records, generated, labeled_options.max_share, config.seed)
         data.stats["trained"] = labeled.describe(generated)
         mix["labeled"] = {"options": asdict(labeled_options), **data.stats}
+        if labeled_options.extra_wordings:  # the recipe says exactly which wordings trained
+            mix["labeled"]["extra_wordings_sha256"] = {
+                Path(file).name: hashlib.sha256(Path(file).read_bytes()).hexdigest() for file in labeled_options.extra_wordings
+            }
         records = records + generated
         validation, _ = answer_cleaning.prepare(data.validation)
     records, stats = answer_cleaning.prepare(records, module.tokenizer)
