@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+from compare import min_cosine  # benchmarks/compare.py (run as a script, benchmarks/ is on sys.path)
 
 INSTRUCTION = "How does the customer feel?"
 
@@ -60,12 +61,6 @@ def on_ray(ray, texts, batch_size: int, actors: int):
             warm_at = time.perf_counter()
     seconds = time.perf_counter() - warm_at
     return len(texts) / seconds, warm_at - start, np.array(vectors[len(warm) :])
-
-
-def min_cosine(x, y) -> float:
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    y = y / np.linalg.norm(y, axis=1, keepdims=True)
-    return float((x * y).sum(1).min())
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ from inbedder_st.templates import ALPACA, fill
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_time  # noqa: E402  (benchmarks/ is not a package)
+from compare import min_cosine  # noqa: E402
 
 DATA = Path(os.environ.get("INBEDDER_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 INSTRUCTION = "How does the customer feel?"
@@ -116,11 +117,6 @@ def run(fn, warm_up=None):
         result = fn()
         seconds = time.perf_counter() - start
     return seconds, memory.mb, result
-
-
-def min_cosine(x, y) -> float:
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return float(((x * y).sum(-1) / np.linalg.norm(x, axis=-1) / np.linalg.norm(y, axis=-1)).min())
 
 
 def say(message: str) -> None:

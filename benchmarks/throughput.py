@@ -30,6 +30,7 @@ import inbedder_st
 from inbedder_st.backbones.causal import position_ids
 from inbedder_st.prompt_ids import pad
 from inbedder_st.templates import fill
+from compare import min_cosine  # benchmarks/compare.py (run as a script, benchmarks/ is on sys.path)
 
 INSTRUCTION = "How does the customer feel?"
 
@@ -43,12 +44,6 @@ def timed(run, warm_up) -> tuple[float, object]:
     start = time.perf_counter()
     result = run()
     return time.perf_counter() - start, result
-
-
-def min_cosine(x: np.ndarray, y: np.ndarray) -> float:
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    y = y / np.linalg.norm(y, axis=1, keepdims=True)
-    return float((x * y).sum(1).min())
 
 
 def main() -> None:
