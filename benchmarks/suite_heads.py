@@ -1,14 +1,15 @@
-"""Fit one instruction head per dev-suite instruction, on texts disjoint from every dev test text.
+"""Fit one instruction head per instruction of a suite (dev or held-out wordings), on texts disjoint from every
+text that suite tests on.
 
-Run from the repository root (the teacher reads --sample texts per instruction: about 8 x 1,000 texts, some
-minutes at ~25 texts/s on a 2-core CPU):
+Run from the repository root (the teacher reads --sample texts per instruction: 8 x 1,000 texts for dev, 15 x
+1,000 for heldout, some minutes per instruction at ~12-25 texts/s on a 2-core CPU):
 
-    python benchmarks/dev_heads.py --output out/dev-heads [--sample 1000] [--kind linear] [--objective embedding]
-                                   [--embedding-cache DIR] [--identity INSTRUCTION] [--resume]
+    python benchmarks/suite_heads.py --output out/dev-heads [--suite dev] [--sample 1000] [--kind linear]
+                                     [--objective embedding] [--embedding-cache DIR] [--identity INSTRUCTION] [--resume]
     inbedder evaluate --model minilm --heads out/dev-heads --tasks dev --output out/eval-dev
 
-The fitting texts come from ``mteb_tasks.dev_heads.dev_head_corpora`` (train splits, and the rows of the dual-aspect
-tables and FewRel that no dev task samples). Each head is saved in OUTPUT/<instruction slug>/; OUTPUT/heads.json
+The fitting texts come from ``mteb_tasks.head_corpora.head_corpora`` (train splits, and the rows of the
+dual-aspect tables, FewRel and TweetEval sentiment that the suite's tasks do not sample). Each head is saved in OUTPUT/<instruction slug>/; OUTPUT/heads.json
 lists them with their fit scores (and any instruction no head could be fitted for, with the reason).
 """
 
@@ -35,6 +36,7 @@ def slug(instruction: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", required=True)
+    parser.add_argument("--suite", default="dev", choices=["dev", "heldout"], help="whose instructions to fit heads for")
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--kind", default="linear")
     parser.add_argument("--objective", default="embedding")
@@ -51,14 +53,14 @@ def main() -> None:
 
     import inbedder_st
     from inbedder_st.heads import fit_head, identity_head, is_head_folder, resolve_base, save_head
-    from mteb_tasks.dev_heads import dev_head_corpora, dev_instructions
+    from mteb_tasks.head_corpora import head_corpora, suite_instructions
 
     started = time.monotonic()
-    corpora = dev_head_corpora(args.data)
-    asked = dev_instructions(args.data)
+    corpora = head_corpora(args.data, args.suite)
+    asked = suite_instructions(args.data, args.suite)
     unknown = [instruction for instruction in args.identity + (args.only or []) if instruction not in corpora]
     if unknown:
-        parser.error(f"not a dev instruction: {unknown}; dev instructions: {list(corpora)}")
+        parser.error(f"not a {args.suite} instruction: {unknown}; its instructions: {list(corpora)}")
     teacher = inbedder_st.load_model()
     base, _ = resolve_base("minilm")
     cache = None
@@ -75,7 +77,7 @@ def main() -> None:
         if args.resume and (listing.get(instruction) or {}).get("folder") and is_head_folder(output / slug(instruction)):
             print(f"[{instruction}] kept (--resume)", file=sys.stderr)
             continue
-        print(f"[{instruction}] {len(texts)} texts disjoint from the dev tests; asked by {asked[instruction]}", file=sys.stderr)
+        print(f"[{instruction}] {len(texts)} texts disjoint from the {args.suite} tests; asked by {asked[instruction]}", file=sys.stderr)
         if instruction in args.identity:
             head = identity_head(instruction, base=base)
         else:
