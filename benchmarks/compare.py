@@ -1,6 +1,18 @@
-"""What the benchmark scripts share: how close two runs' embeddings are (imported by the scripts beside it)."""
+"""What the benchmark scripts share: timing a run and how close two runs' embeddings are (imported by the
+scripts beside it)."""
+
+import time
 
 import numpy as np
+
+
+def timed(run, warm_up=None) -> tuple[float, object]:
+    """(seconds, result) of ``run()``, after an untimed ``warm_up()`` when one is given."""
+    if warm_up is not None:
+        warm_up()
+    start = time.perf_counter()
+    result = run()
+    return time.perf_counter() - start, result
 
 
 def min_cosine(x, y) -> float:

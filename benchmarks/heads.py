@@ -23,27 +23,19 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import torch
+from compare import timed  # benchmarks/compare.py (run as a script, benchmarks/ is on sys.path)
 
 INSTRUCTION = "How does the writer feel?"
 
 
 def read_texts(path: Path) -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def timed(run, warm_up=None):
-    if warm_up is not None:
-        warm_up()
-    start = time.perf_counter()
-    result = run()
-    return time.perf_counter() - start, result
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 import torch
@@ -30,20 +29,13 @@ import inbedder_st
 from inbedder_st.backbones.causal import position_ids
 from inbedder_st.prompt_ids import pad
 from inbedder_st.templates import fill
-from compare import min_cosine  # benchmarks/compare.py (run as a script, benchmarks/ is on sys.path)
+from compare import min_cosine, timed  # benchmarks/compare.py (run as a script, benchmarks/ is on sys.path)
 
 INSTRUCTION = "How does the customer feel?"
 
 
 def batches(items: list, size: int):
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def timed(run, warm_up) -> tuple[float, object]:
-    warm_up()
-    start = time.perf_counter()
-    result = run()
-    return time.perf_counter() - start, result
 
 
 def main() -> None:
