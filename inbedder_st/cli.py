@@ -218,12 +218,12 @@ def cmd_train(args) -> None:
     labeled_options = None
     if args.extra_wordings and "labeled" not in args.data:
         raise CliError("--extra-wordings adds to the labeled questions: add 'labeled' to --data")
-    for file in args.extra_wordings:
-        if not Path(file).is_file():
-            raise CliError(f"cannot read --extra-wordings file {file!r}")
     if args.extra_wordings:  # checked before the model loads: a bad wording fails at once, naming itself
         from inbedder_st.train.labeled import load_wordings
 
+        missing = [file for file in args.extra_wordings if not Path(file).is_file()]
+        if missing:
+            raise CliError(f"cannot read --extra-wordings file {missing[0]!r}")
         try:
             load_wordings(extra=tuple(Path(file).resolve() for file in args.extra_wordings))
         except ValueError as error:  # json.JSONDecodeError included

@@ -41,7 +41,7 @@ SPLITS = ("train", "validation")
 # Either/or questions that list several answers. "{options}": 3 or 4 answers, the text's own among them, in a
 # random order (a model trained on two-option questions only answers the first of a longer list: 38 of 40 Hu &
 # Liu reviews got "camera" for "a camera, a phone, a music player or something else?"). "{other_options}": 2 or
-# 3 answers that are all wrong, for wordings ending "... or something else?": the answer is the text's own word.
+# 3 answers that are all wrong, for wordings such as "... or none of these?": the answer is the text's own word.
 LISTS = {"options": (3, 4), "other_options": (2, 3)}
 
 Row = tuple[str, dict[str, str]]  # (text, {aspect: label})
@@ -195,8 +195,9 @@ def _choices(wording, label: str, words: dict[str, str], others: list[str], rng:
             return options
         for name, sizes in LISTS.items():
             if f"{{{name}}}" in wording:  # too few other answers to list: the wording cannot ask about this text
-                listable = len({words[other] for other in others}) + (name == "options")
-                return [("word", _listing(wording, name, sizes, word, others, words, rng))] if listable >= sizes[0] else []
+                wrong = sorted({words[other] for other in others})
+                enough = len(wrong) + (name == "options") >= sizes[0]
+                return [("word", _listing(wording, name, sizes, word, wrong, rng))] if enough else []
         if "{a}" in wording:
             if not others:
                 return []
@@ -224,13 +225,11 @@ def join_options(options: list[str]) -> str:
     return f"{', '.join(options[:-1])} or {options[-1]}"
 
 
-def _listing(wording: str, name: str, sizes: tuple[int, int], word: str, others: list[str], words: dict[str, str],
-             rng: random.Random):  # fmt: skip
+def _listing(wording: str, name: str, sizes: tuple[int, int], word: str, wrong: list[str], rng: random.Random):
     """The builder of a listed either/or question: ``word`` among the options (``{options}``) or not
-    (``{other_options}``); the answer is ``word`` either way."""
+    (``{other_options}``), the others drawn from ``wrong``; the answer is ``word`` either way."""
 
     def build():
-        wrong = sorted({words[label] for label in others})
         own = [word] if name == "options" else []
         count = min(rng.choice(sizes) - len(own), len(wrong))
         options = rng.sample(wrong, count) + own
