@@ -2,7 +2,9 @@
 
 The reference (tests/fixtures/reference_embeddings.npz) was written by tests/reference_embeddings.py at the commit
 it records. Float rounding on a CPU depends on the machine and the library versions, so bit-identity is asserted
-where those match the reference's; elsewhere the vectors must agree to float32 rounding.
+where those match the reference's; elsewhere the vectors must agree to float32 rounding at the scale of each
+array (its RMS): an element near zero carries the rounding of sums of much larger terms (on an AVX512 machine
+against the AVX2 reference: 1.8e-5 off at 0.02 in a hidden state of RMS 22).
 """
 
 from __future__ import annotations
@@ -33,4 +35,5 @@ def test_every_output_equals_the_reference(saved, now):
         if value.dtype.kind in "iU" or same_stack:
             np.testing.assert_array_equal(now[key], value, err_msg=key)
         else:
-            np.testing.assert_allclose(now[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
+            scale = max(1.0, float(np.sqrt(np.mean(np.square(value, dtype=np.float64)))))  # the array's RMS
+            np.testing.assert_allclose(now[key], value, rtol=1e-4, atol=1e-5 * scale, err_msg=key)
