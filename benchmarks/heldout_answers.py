@@ -20,28 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import inbedder_st  # noqa: E402
 from inbedder_st.answers import answer  # noqa: E402
+from inbedder_st.evaluation import resolve_model  # noqa: E402
 from mteb_tasks import dev_data  # noqa: E402
 from mteb_tasks.heldout_tasks import COLLECTIONS, heldout_wordings  # noqa: E402
 
 
-def load(name: str):
-    if name in ("default", "zero-shot"):
-        return inbedder_st.load_model(fine_tuned=name == "default", device="cpu")
-    return inbedder_st.load_model(name, device="cpu")
-
-
 def wordings() -> list[tuple[str, str, str, str]]:
-    """(collection, aspect, style, wording) of every held-out triplet wording, each once."""
-    seen, found = set(), []
-    for collection, variants in heldout_wordings()["triplets"].items():
-        for aspects in variants.values():
-            for aspect, (style, wording) in aspects.items():
-                if (collection, wording) not in seen:
-                    seen.add((collection, wording))
-                    found.append((collection, aspect, style, wording))
-    return found
+    """(collection, aspect, style, wording) of every held-out triplet wording."""
+    return [(collection, aspect, style, wording)
+            for collection, variants in heldout_wordings()["triplets"].items()
+            for aspects in variants.values()
+            for aspect, (style, wording) in aspects.items()]  # fmt: skip
 
 
 def spread(answers: list[str], top: int = 4) -> tuple[str, float, int]:
@@ -52,7 +42,7 @@ def spread(answers: list[str], top: int = 4) -> tuple[str, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", nargs="+", default=["default"], help="'default', 'zero-shot' or saved InBedder folders")
+    parser.add_argument("--model", nargs="+", default=["default"], help="'default', 'zero-shot' or saved InBedder folders (as inbedder evaluate)")
     parser.add_argument("--texts", type=int, default=40, help="texts sampled per collection (seeded)")
     parser.add_argument("--data", help="shared data folder (default: $INBEDDER_DATA or ../shared/data)")
     parser.add_argument("--output", type=Path, help="also write the table here (markdown)")
@@ -69,7 +59,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---:|---:|",
     ]
     for name in args.model:
-        model = load(name)
+        model = resolve_model(name, device="cpu").model  # the model specs of `inbedder evaluate`
         for collection, aspect, style, wording in wordings():
             common, share, distinct = spread(answer(model, texts[collection], prompt=wording, show_progress_bar=False))
             line = f"| {name} | {collection} | {aspect} | {style} | {wording} | {common} | {share:.2f} | {distinct} |"
