@@ -100,6 +100,33 @@ def test_listed_either_or_questions_put_the_answer_anywhere_and_name_it_when_it_
         check_wordings({"aspects": {"mood": {"train": {"open": ["Is it {options}?"]}}}})
 
 
+def test_mixed_listed_questions_list_own_and_foreign_answers_and_need_a_foreign_pool():
+    spec = {"aspects": {"emotion": {"train": {"either_or": ["Which is it: {mixed_options}?"]}}}}
+    check_wordings(spec)
+    foreign = ("refund", "smart home", "alarm", "capital of")
+    records = generate(ROWS, spec, "emotion", "train", "toy", seed=3, foreign=foreign)
+    assert len(records) == len(ROWS)
+    sizes, first = Counter(), Counter()
+    for record in records:
+        options = record.instruction.removeprefix("Which is it: ").removesuffix("?").replace(" or ", ", ").split(", ")
+        own = dict(ROWS)[record.input]["emotion"]
+        assert record.output == own and own in options and len(set(options)) == len(options)
+        others = [option for option in options if option != own]
+        assert any(o in foreign for o in others) and any(o in ("anger", "joy", "sadness", "fear") for o in others)
+        sizes[len(options)] += 1
+        first[options[0] == own] += 1
+    assert set(sizes) == {3, 4} and first[False] > first[True]  # the answer is not always first
+    assert not generate(ROWS, spec, "emotion", "train", "toy", seed=3)  # no foreign answers: cannot be asked
+
+
+def test_foreign_answers_are_other_trained_aspects_answers_never_yes_or_no():
+    rows = {"hwu64": [("wake me up", {"scenario": "alarm", "intent": "alarm_set"})],
+            "emotion": [("so sad", {"emotion": "sadness"}), ("great", {"emotion": "joy"})]}
+    foreign = labeled.foreign_answers(SPEC, rows)
+    assert "sadness" in foreign["scenario"] and "alarm" not in foreign["scenario"]
+    assert "alarm" in foreign["emotion"] and not {"sadness", "joy", "yes", "no"} & set(foreign["emotion"])
+
+
 def test_extra_wordings_add_to_the_file_and_are_checked_like_it(tmp_path):
     listed = labeled.WORDINGS_FILE.with_name("wordings_listed.json")
     spec = load_wordings(extra=(listed,))

@@ -42,7 +42,11 @@ SPLITS = ("train", "validation")
 # random order (a model trained on two-option questions only answers the first of a longer list: 38 of 40 Hu &
 # Liu reviews got "camera" for "a camera, a phone, a music player or something else?"). "{other_options}": 2 or
 # 3 answers that are all wrong, for wordings such as "... or none of these?": the answer is the text's own word.
-LISTS = {"options": (3, 4), "other_options": (2, 3)}
+# "{mixed_options}": 3 or 4 answers, the text's own among them, the others drawn from the aspect's other answers
+# *and* from other aspects' answers (at least one of each): the answer must be read from the list, not recalled
+# from the aspect's label set (trained on "{other_options}" alone, a model answers unseen listed questions with
+# frequent training labels such as "smart home").
+LISTS = {"options": (3, 4), "other_options": (2, 3), "mixed_options": (3, 4)}
 
 Row = tuple[str, dict[str, str]]  # (text, {aspect: label})
 
@@ -182,10 +186,11 @@ def answer_word(spec: dict, aspect: str, label: str) -> str:
 
 
 # ----- generation ----------------------------------------------------------------------------------
-def _choices(wording, label: str, words: dict[str, str], others: list[str], rng: random.Random):
+def _choices(wording, label: str, words: dict[str, str], others: list[str], rng: random.Random, foreign: tuple[str, ...] = ()):
     """What this wording can ask of a text with ``label``: [(answer kind, builder of (question, answer))].
 
-    ``words``: every label's answer; ``others``: the labels whose answer differs from this label's."""
+    ``words``: every label's answer; ``others``: the labels whose answer differs from this label's;
+    ``foreign``: answers of other aspects (for ``{mixed_options}``)."""
     word = words[label]
     if isinstance(wording, str):
         if "{option}" in wording:
@@ -196,6 +201,9 @@ def _choices(wording, label: str, words: dict[str, str], others: list[str], rng:
         for name, sizes in LISTS.items():
             if f"{{{name}}}" in wording:  # too few other answers to list: the wording cannot ask about this text
                 wrong = sorted({words[other] for other in others})
+                if name == "mixed_options":
+                    usable = wrong and [item for item in foreign if item != word]
+                    return [("word", _mixed_listing(wording, sizes, word, wrong, usable, rng))] if usable else []
                 enough = len(wrong) + (name == "options") >= sizes[0]
                 return [("word", _listing(wording, name, sizes, word, wrong, rng))] if enough else []
         if "{a}" in wording:
@@ -239,11 +247,28 @@ def _listing(wording: str, name: str, sizes: tuple[int, int], word: str, wrong: 
     return build
 
 
+def _mixed_listing(wording: str, sizes: tuple[int, int], word: str, wrong: list[str], foreign: list[str], rng: random.Random):
+    """The builder of a ``{mixed_options}`` question: ``word``, at least one other answer of the aspect
+    (``wrong``) and at least one answer of another aspect (``foreign``), in a random order."""
+
+    def build():
+        count = rng.choice(sizes) - 1
+        n_foreign = min(rng.randint(1, count - 1), len(foreign))
+        n_wrong = min(count - n_foreign, len(wrong))
+        options = rng.sample(wrong, n_wrong) + rng.sample(foreign, n_foreign) + [word]
+        rng.shuffle(options)
+        return wording.format(mixed_options=join_options(options)), word
+
+    return build
+
+
 def generate(
-    rows: list[Row], spec: dict, aspect: str, split: str, source: str, seed: int, per_text: int = 1
+    rows: list[Row], spec: dict, aspect: str, split: str, source: str, seed: int, per_text: int = 1,
+    foreign: tuple[str, ...] = (),
 ) -> list[QARecord]:
     """``per_text`` records per text (distinct questions): a style drawn uniformly among those that can ask
-    about the text's label, then a wording; yes and no are drawn evenly where both are possible."""
+    about the text's label, then a wording; yes and no are drawn evenly where both are possible.
+    ``foreign``: answers of other aspects, listed as wrong options by ``{mixed_options}`` wordings."""
     styles = wordings_for(spec, aspect, split)
     labels = sorted({labels_of[aspect] for _, labels_of in rows if aspect in labels_of})
     words = {label: answer_word(spec, aspect, label) for label in labels}
@@ -256,7 +281,7 @@ def generate(
             continue
         by_style = {}
         for style, wordings in styles.items():
-            options = [option for wording in wordings for option in _choices(wording, label, words, others[label], rng)]
+            options = [option for wording in wordings for option in _choices(wording, label, words, others[label], rng, foreign)]
             if options:
                 by_style[style] = options
         asked: set[str] = set()
@@ -452,21 +477,26 @@ def build(
     heldout = heldout_dataset_keys(root)
     validation_rows = {name: _clean(_rows(root, name, "validation"), heldout)[0] for name in names}
     banned = heldout | {text_key(text) for rows in validation_rows.values() for text, _ in rows}
-    train, dropped, texts = [], {}, {}
+    train_rows, dropped, texts = {}, {}, {}
     for name in names:
-        trained = [aspect for aspect in SOURCES[name].aspects if wordings_for(spec, aspect, "train")]
-        if not trained:
+        if not any(wordings_for(spec, aspect, "train") for aspect in SOURCES[name].aspects):
             continue
         rows, dropped[name] = _clean(_rows(root, name, "train"), banned)
         if per_source is not None and len(rows) > per_source:
             rows = random.Random(f"{seed}:{name}").sample(rows, per_source)
+        train_rows[name] = rows
         texts[name] = len(rows)
-        for aspect in trained:
-            train.extend(generate(rows, spec, aspect, "train", name, seed, per_text))
+    foreign = foreign_answers(spec, train_rows)
+    train = []
+    for name, rows in train_rows.items():
+        for aspect in SOURCES[name].aspects:
+            if wordings_for(spec, aspect, "train"):
+                train.extend(generate(rows, spec, aspect, "train", name, seed, per_text, foreign.get(aspect, ())))
     by_aspect: dict[str, list[QARecord]] = defaultdict(list)
     for name in names:
         for aspect in SOURCES[name].aspects:
-            by_aspect[aspect].extend(generate(validation_rows[name], spec, aspect, "validation", name, seed))
+            by_aspect[aspect].extend(
+                generate(validation_rows[name], spec, aspect, "validation", name, seed, foreign=foreign.get(aspect, ())))
     validation = []
     for aspect in sorted(by_aspect):
         group = by_aspect[aspect]
@@ -481,6 +511,18 @@ def build(
         "validation_aspects": list(spec.get("validation_aspects", [])),
     }
     return LabeledData(train, validation, stats)
+
+
+def foreign_answers(spec: dict, rows_by_source: dict[str, list[Row]]) -> dict[str, tuple[str, ...]]:
+    """For each trained aspect, the answers of the *other* trained aspects (never its own, never yes/no),
+    sorted: the pool that ``{mixed_options}`` questions draw wrong options from."""
+    words: dict[str, set[str]] = defaultdict(set)
+    for name, rows in rows_by_source.items():
+        for aspect in SOURCES[name].aspects:
+            if wordings_for(spec, aspect, "train"):
+                words[aspect] |= {answer_word(spec, aspect, labels[aspect]) for _, labels in rows if aspect in labels}
+    everything = set().union(*words.values()) - {"yes", "no"} if words else set()
+    return {aspect: tuple(sorted(everything - own)) for aspect, own in words.items()}
 
 
 def describe(records: list[QARecord]) -> dict:
