@@ -4,6 +4,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 
 from mteb_tasks import harmonic_mean, read_results, summary_rows, write_results_table
@@ -51,6 +52,29 @@ def test_robustness_rows_appear_when_all_variant_kinds_ran():
     rows = summary_rows(results)
     assert Row("T", "dci", pytest.approx(0.3)) in rows and Row("T", "dii", pytest.approx(0.1)) in rows
     assert not any("__" in r.task for r in rows)
+
+
+def triplets(name: str, n: int = 100, **subsets: float) -> dict:
+    entries = [{"hf_subset": s, "main_score": v, "success_rate": v, "n_triplets": n} for s, v in subsets.items()]
+    return {"task_name": name, "scores": {"validation": entries}}
+
+
+def test_triplet_suite_rows_give_the_mean_hm_its_standard_error_and_the_lowest_aspect():
+    results = {"A": triplets("A", topic=0.6, mood=0.9), "B": triplets("B", topic=0.45, mood=0.8),
+               "C": result("C", default=0.3), "A__incorrect00": triplets("A__incorrect00", topic=0.1, mood=0.1)}
+    by_key = {(r.task, r.subset): r.score for r in summary_rows(results)}
+    mean = (harmonic_mean(0.6, 0.9) + harmonic_mean(0.45, 0.8)) / 2
+    assert by_key[("Mean triplet HM", "mean of 2 tasks")] == pytest.approx(mean)
+    assert by_key[("Lowest triplet aspect accuracy", "")] == pytest.approx(0.45)  # the variant is not counted
+    se = by_key[("Mean triplet HM", "standard error")]
+    # a Monte Carlo check of the delta method: resample each aspect's 100 triplets
+    rng = np.random.default_rng(0)
+    draws = [np.mean([harmonic_mean(rng.binomial(100, a) / 100, rng.binomial(100, b) / 100)
+                      for a, b in ((0.6, 0.9), (0.45, 0.8))]) for _ in range(4000)]  # fmt: skip
+    assert se == pytest.approx(np.std(draws), rel=0.1) and 0.02 < se < 0.04
+    more = {name: triplets(name, n=400, topic=0.6, mood=0.9) for name in "AB"}
+    assert {(r.task, r.subset): r.score for r in summary_rows(more)}[("Mean triplet HM", "standard error")] < se
+    assert not any(r.task == "Mean triplet HM" for r in summary_rows({"A": results["A"], "C": results["C"]}))
 
 
 def test_results_table_across_models_as_markdown_and_csv(tmp_path):
