@@ -46,10 +46,7 @@ def harmonic_mean(a: float, b: float) -> float:
 
 def main_scores(result: TaskResult | Mapping[str, Any], split: str = "test") -> dict[str, float]:
     """{hf subset: main score} of one task's result (a TaskResult or its JSON as a dict)."""
-    scores = result["scores"] if isinstance(result, Mapping) else result.scores
-    if split not in scores:
-        split = next(iter(scores))
-    return {entry["hf_subset"]: float(entry["main_score"]) for entry in scores[split]}
+    return {entry["hf_subset"]: float(entry["main_score"]) for entry in _entries(result, split)}
 
 
 def summary_rows(results: Mapping[str, TaskResult | Mapping[str, Any]]) -> list[Row]:
@@ -109,6 +106,7 @@ def triplet_suite_rows(results: Mapping[str, TaskResult | Mapping[str, Any]]) ->
 
 
 def _entries(result: TaskResult | Mapping[str, Any], split: str = "test") -> list[Mapping[str, Any]]:
+    """The score entries (one per hf subset) of ``split``, else of the result's first split."""
     scores = result["scores"] if isinstance(result, Mapping) else result.scores
     return list(scores[split] if split in scores else next(iter(scores.values())))
 
