@@ -141,7 +141,7 @@ def test_extra_wordings_add_to_the_file_and_are_checked_like_it(tmp_path):
         path.write_text(json.dumps({"aspects": aspects}))
         return (path,)
 
-    with pytest.raises(ValueError, match=r"'colour' is not in the wordings"):
+    with pytest.raises(ValueError, match=r"'colour' is neither in the wordings .* nor a labeled source's aspect"):
         load_wordings(extra=extra({"colour": {"train": {"open": ["What colour?"]}}}))
     with pytest.raises(ValueError, match=r"'emotion' validation open wording 'How does the author feel\?' is already"):
         load_wordings(extra=extra({"emotion": {"validation": {"open": ["How does the author feel?"]}}}))
@@ -182,7 +182,7 @@ def _heldout_dataset_texts() -> set[str]:
 
 def test_training_records_leave_out_heldout_data_wordings_and_validation(built):
     train, validation = built.train, built.validation
-    assert {r.source for r in train} == set(labeled.SOURCES) - {"tweeteval_hate"}
+    assert {r.source for r in train} == set(labeled.SOURCES) - {"tweeteval_hate", "squad_topics"}  # topic: opt-in
     assert {r.aspect for r in train} == {"emotion", "offensive", "scenario", "intent", "relation", "sentiment"}
     assert {r.style for r in train} == set(STYLES) and {r.aspect for r in validation} >= {"hate", "emotion", "sentiment"}
     train_keys = {text_key(r.input) for r in train}
@@ -208,3 +208,37 @@ def test_the_stored_evaluation_text_hashes_are_current():
 
     current = {text_key(t) for t in evaluation_texts(SHARED_DATA)}
     assert current == set(excluded_keys(EXCLUDED_FILE)), "regenerate with: python -m inbedder_st.train.exclusions"
+
+
+TOPIC = labeled.WORDINGS_FILE.with_name("wordings_topic.json")
+
+
+def test_article_titles_become_topic_labels():
+    assert labeled._article_topic("Financial_crisis_of_2007%E2%80%9308") == "Financial_crisis_of_2007–08"
+    assert labeled._article_topic("Spectre_(2015_film)") == "Spectre"
+    assert labeled.answer_word(load_wordings(extra=(TOPIC,)), "topic", "University_of_Notre_Dame") == "university of notre dame"
+
+
+def test_the_topic_aspect_is_trained_only_with_its_wordings_file():
+    shared_file("qa/xquad_en.json")
+    assert "topic" not in SPEC["aspects"]  # the shipped wordings do not ask it
+    without = labeled.build(SHARED_DATA, seed=1, per_source=50, sources=["squad_topics", "emotion"])
+    assert {r.source for r in without.train} == {"emotion"} and "squad_topics" not in without.stats["texts_per_source"]
+    spec = load_wordings(extra=(TOPIC,))
+    built = labeled.build(SHARED_DATA, seed=1, per_source=300, sources=["squad_topics"], spec=spec)
+    topics = [r for r in built.train if r.aspect == "topic"]
+    assert len(topics) == 300 and {r.style for r in topics} == set(STYLES)
+    assert {r.aspect for r in built.validation} == {"topic"}
+    assert not {text_key(r.input) for r in topics} & {text_key(r.input) for r in built.validation}
+    opened = [r for r in topics if r.style == "open"]
+    assert len({r.output for r in opened}) > 20  # many articles, answered with their title's words
+    assert all(r.input.count(". ") <= 3 for r in topics)  # short windows, not whole paragraphs
+
+
+def test_every_extra_wordings_file_loads_with_the_others_and_asks_no_heldout_wording():
+    extras = tuple(sorted(labeled.WORDINGS_FILE.parent.glob("wordings_*.json")))
+    assert {path.name for path in extras} >= {"wordings_listed.json", "wordings_mixed.json", "wordings_topic.json"}
+    spec = load_wordings(extra=extras)
+    asked = {normalise_question(labeled._question(w)) for entry in spec["aspects"].values()
+             for split in labeled.SPLITS for wordings in entry.get(split, {}).values() for w in wordings}  # fmt: skip
+    assert not asked & labeled._heldout_questions(labeled.HELDOUT_WORDINGS_FILE)

@@ -2,7 +2,9 @@
 
 Each labeled source (read in place from the shared data folder, never copied) gives rows ``(text, {aspect:
 label})``. For every text, ``generate`` picks question wordings of the aspect from ``wordings.json`` (open,
-yes/no, either/or and implicit questions) and answers them from the label. Everything is seeded.
+yes/no, either/or and implicit questions) and answers them from the label. Everything is seeded. A source
+whose aspect no loaded wordings file asks about is not read (``squad_topics``, the "topic" of SQuAD passages,
+is trained only with ``--extra-wordings wordings_topic.json``).
 
 Kept out of training, always:
 - the held-out datasets (Hu & Liu reviews, TweetEval sentiment) and aspects (irony, the dual-aspect sets'
@@ -125,15 +127,25 @@ def _check_wording(wording, style: str, where: str) -> None:
 
 
 def extend_wordings(spec: dict, extra: dict, origin: str) -> dict:
-    """``spec`` with the wordings of ``extra`` (``{"aspects": {aspect: {split: {style: [wordings]}}}}``) added;
-    an unknown aspect or split, or a wording the aspect already has (in either split), is an error."""
+    """``spec`` with the wordings of ``extra`` (``{"aspects": {aspect: {split: {style: [wordings]}}}}``) added.
+
+    An aspect that ``spec`` lacks may be added (with its own ``labels`` map) only if a labeled source supplies
+    it (e.g. "topic" of ``squad_topics``); any other unknown aspect, an unknown split, or a wording the aspect
+    already has (in either split) is an error."""
     merged = json.loads(json.dumps(spec))  # a deep copy: load_wordings' result is cached and shared
     for aspect, entry in (extra.get("aspects") or {}).items():
-        if aspect not in merged["aspects"]:
-            raise ValueError(f"{origin}: aspect {aspect!r} is not in the wordings it extends ({sorted(merged['aspects'])})")
+        new = aspect not in merged["aspects"]
+        if new:
+            supplied = sorted({name for source in SOURCES.values() for name in source.aspects} - set(merged["aspects"]))
+            if aspect not in supplied:
+                raise ValueError(f"{origin}: aspect {aspect!r} is neither in the wordings it extends "
+                                 f"({sorted(merged['aspects'])}) nor a labeled source's aspect without wordings ({supplied})")
+            merged["aspects"][aspect] = {"labels": dict(entry.get("labels", {}))}  # a new aspect may map its labels
         known = {normalise_question(_question(w)) for split in SPLITS
                  for ws in merged["aspects"][aspect].get(split, {}).values() for w in ws}  # fmt: skip
         for split, styles in entry.items():
+            if split == "labels" and new:
+                continue
             if split not in SPLITS:
                 raise ValueError(f"{origin}: aspect {aspect!r}: unknown split {split!r} (valid: {SPLITS})")
             for style, wordings in styles.items():
@@ -167,7 +179,9 @@ def load_wordings(path: Path = WORDINGS_FILE, heldout_path: Path = HELDOUT_WORDI
 
 def wordings_for(spec: dict, aspect: str, split: str) -> dict[str, list]:
     """The aspect's wordings by style for ``split``; a validation aspect has no training wordings."""
-    entry = spec["aspects"][aspect]
+    entry = spec["aspects"].get(aspect)
+    if entry is None:  # a source's aspect that no loaded wordings file asks about: not generated
+        return {}
     if split == "train" and aspect in spec.get("validation_aspects", []):
         return {}
     if split == "validation" and aspect in spec.get("validation_aspects", []):
@@ -381,6 +395,31 @@ def _acos_laptop(root: Path, split: str) -> list[Row]:
     return _by_hash(rows, split)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def _article_topic(title: str) -> str:
+    """A Wikipedia article title as a topic label: URL escapes decoded, a trailing "(...)" qualifier dropped."""
+    from urllib.parse import unquote
+
+    return re.sub(r"_\(.*\)$", "", unquote(title)).strip("_")
+
+
+def _squad_topics(root: Path, split: str) -> list[Row]:
+    """Two-sentence windows of the SQuAD and XQuAD paragraphs, labeled with their article's title: a
+    topical aspect ("What is this passage about?") from data that is neither a held-out dataset nor a
+    held-out aspect. A window need not name its topic, as a review sentence need not name the product."""
+    rows = []
+    for name in ("squad_v1.1_du_test.json", "xquad_en.json"):
+        for article in json.loads((root / "qa" / name).read_text(encoding="utf-8"))["data"]:
+            topic = _article_topic(article["title"])
+            for paragraph in article["paragraphs"]:
+                sentences = [s for s in _SENTENCE_END.split(" ".join(paragraph["context"].split())) if s]
+                for start in range(0, len(sentences), 2):
+                    rows.append((" ".join(sentences[start:start + 2]), {"topic": topic}))
+    return _by_hash(rows, split)
+
+
 @dataclass(frozen=True)
 class Source:
     read: Callable[[Path, str], list[Row]]  # (data root, "train" | "validation") -> rows
@@ -397,6 +436,8 @@ SOURCES: dict[str, Source] = {
     "fewrel": Source(_fewrel, ("relation",)),
     "sls": Source(_sls, ("sentiment",)),
     "acos_laptop": Source(_acos_laptop, ("sentiment",)),
+    # Trained only when a wordings file gives the "topic" aspect wordings (wordings_topic.json): not in the shipped mix.
+    "squad_topics": Source(_squad_topics, ("topic",)),
 }
 
 
@@ -474,6 +515,8 @@ def build(
     unknown = sorted(set(names) - set(SOURCES))
     if unknown:
         raise KeyError(f"Unknown labeled source(s) {unknown}; valid: {sorted(SOURCES)}")
+    # a source none of whose aspects the loaded wordings ask about (squad_topics without wordings_topic.json) is not read
+    names = [name for name in names if any(wordings_for(spec, aspect, split) for aspect in SOURCES[name].aspects for split in SPLITS)]
     heldout = heldout_dataset_keys(root)
     validation_rows = {name: _clean(_rows(root, name, "validation"), heldout)[0] for name in names}
     banned = heldout | {text_key(text) for rows in validation_rows.values() for text, _ in rows}
