@@ -179,7 +179,7 @@ def test_inbedder_train_with_labeled_data_runs_end_to_end(opt_folder, tmp_path):
     [
         ("/no/such/wordings.json", "labeled", "cannot read --extra-wordings file '/no/such/wordings.json'"),
         ("LISTED", "shared", "add 'labeled' to --data"),
-        ("BAD", "labeled", "--extra-wordings: BAD: aspect 'colour' is not in the wordings"),
+        ("BAD", "labeled", "--extra-wordings: BAD: aspect 'colour' is neither in the wordings"),
     ],
 )
 def test_bad_extra_wordings_fail_before_the_model_loads(extra, data, message, tmp_path, capsys):
