@@ -109,13 +109,19 @@ def test_embeddings_do_not_depend_on_the_batch(fresh_default, pooling):
 
 
 def test_answer_steps_pool_the_generated_answer(fresh_default):
+    # "great white shark" takes several answer steps, "cat" one (then EOS): pooling the answer's steps
+    # changes the first text's embedding and leaves the second's as its first step
+    texts = ["A great white shark swam past the boat.", "I love cat!"]
     module = fresh_default[0]
     module.pooling = "answer_dist"
-    first = fresh_default.encode(TEXTS, prompt=ANIMAL)
-    module.answer_steps = "answer"
     module.max_new_tokens = 3
-    pooled = fresh_default.encode(TEXTS, prompt=ANIMAL)
-    assert pooled.shape == first.shape and not np.allclose(pooled, first)
+    steps = module.generate(**module.preprocess(texts, prompt=ANIMAL)).keep.sum(dim=1).tolist()
+    assert steps[0] > 1 and steps[1] == 1, steps
+    first = fresh_default.encode(texts, prompt=ANIMAL)
+    module.answer_steps = "answer"
+    pooled = fresh_default.encode(texts, prompt=ANIMAL)
+    assert pooled.shape == first.shape
+    assert not np.allclose(pooled[0], first[0]) and np.allclose(pooled[1], first[1], atol=1e-6)
 
 
 def test_dense_answer_dist_saves_and_reloads_identically(dist_model, tmp_path):

@@ -106,4 +106,6 @@ def test_multi_process_encoding_matches_single_process(fresh_default, pooling, l
     fresh_default[0].pooling, fresh_default[0].layer = pooling, layer
     single = fresh_default.encode(TEXTS, prompt=INSTRUCTION)  # runs first, as it would in a user's program
     multi = fresh_default.encode(TEXTS, prompt=INSTRUCTION, device=["cpu", "cpu"], chunk_size=2)
-    assert np.abs(single - multi).max() <= 1e-4
+    # the workers batch differently (chunks of 2) and run other thread counts: float32 reduction noise, which
+    # grows with the states' scale (avg_gen of layer -3 reaches |x| ~ 15), so the bound is relative to it
+    assert np.abs(single - multi).max() <= 1e-5 * np.abs(single).max()
