@@ -12,7 +12,8 @@ dataset revision is a fingerprint of the table and the sampling settings, so res
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,15 @@ from mteb_tasks.sampling import cap_per_label, dual_aspect_triplets, sample_rows
 
 @dataclass(frozen=True)
 class Aspect:
-    """One axis of a dual-aspect table: the label column and the instruction that asks about it."""
+    """One axis of a dual-aspect table: the label column and the instruction that asks about it.
+
+    ``answers`` groups labels when the instruction asks a coarser question than the labels are (answer ->
+    the labels it covers, "*" for all the others): triplets are then drawn on the answer.
+    """
 
     label_column: str
     instruction: str
+    answers: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,9 @@ def dual_aspect_triplet_task(
         raise ValueError(f"Task {name!r}: a dual-aspect table needs exactly two aspects, got {list(aspects)}.")
     table = _materialize(table)
     columns = [text_column] + [aspect.label_column for aspect in aspects.values()]
+    groups = {subset: aspect.answers for subset, aspect in aspects.items() if aspect.answers is not None}
     source = TableSource(
-        table, revision or tables.fingerprint(tables.table_fingerprint(table), columns, n_triplets, seed)
+        table, revision or tables.fingerprint(tables.table_fingerprint(table), columns, n_triplets, seed, *groups.items())
     )
     languages = languages or ["eng-Latn"]
 
@@ -83,6 +90,7 @@ def dual_aspect_triplet_task(
                 n_triplets=n_triplets,
                 seed=f"{seed}:{subset}",
                 task_name=name,
+                asked_answers=aspects[subset].answers,
             )
             out[subset] = DatasetDict({"test": Dataset.from_list(triplets)})
         return out

@@ -2,10 +2,13 @@
 
 Triplets: the three dual-aspect collections of the dev suite, each under two held-out wordings per aspect
 (an implicit question for the topical aspect with a yes/no question for the sentiment, and an either/or
-question for both), 100 triplets per aspect. Clustering: validation splits only (checkpoints are picked on
-this split, so it never reads a test split): dair-ai emotion under an implicit question, TweetEval sentiment
-(a whole dataset kept out of training) under an either/or question, TweetEval irony (an aspect kept out of
-training) under a yes/no question. The wordings are data: ``heldout_wordings.json``.
+question for both), 100 triplets per aspect. An either/or wording whose options group the labels ("a camera,
+a phone, a music player or something else?" over 14 products) is scored on the answer it asks for (the
+"answers" of ``heldout_wordings.json``): the positive gives the anchor's answer, the negative another one.
+Clustering: validation splits only (checkpoints are picked on this split, so it never reads a test split):
+dair-ai emotion under an implicit question, TweetEval sentiment (a whole dataset kept out of training) under an
+either/or question, TweetEval irony (an aspect kept out of training) under a yes/no question. The wordings are
+data: ``heldout_wordings.json``.
 """
 
 from __future__ import annotations
@@ -45,15 +48,24 @@ def all_heldout_instructions() -> list[str]:
     return triplets + [item["instruction"] for item in spec["clustering"].values()]
 
 
+def answer_groups(wording: str) -> dict | None:
+    """How a wording's answers group the labels (``heldout_wordings.json`` "answers"), or None: one answer per label."""
+    return heldout_wordings().get("answers", {}).get(wording)
+
+
 def _triplet_task(collection: str, variant: str, root: Path) -> AbsTask:
     reader, files, description = COLLECTIONS[collection]
     aspects = heldout_wordings()["triplets"][collection][variant]
+    groups = [answer_groups(wording) for _, wording in aspects.values()]
     return dual_aspect_triplet_task(
         f"{collection}TripletsHeldOut{variant}",
         partial(reader, root),
-        aspects={name: Aspect(name, wording) for name, (_, wording) in aspects.items()},
+        aspects={name: Aspect(name, wording, answer_groups(wording)) for name, (_, wording) in aspects.items()},
         n_triplets=N_TRIPLETS,
-        revision=fingerprint(*(root / f for f in files), N_TRIPLETS, dev_data.READERS_VERSION, sorted(aspects.items())),
+        revision=fingerprint(
+            *(root / f for f in files), N_TRIPLETS, dev_data.READERS_VERSION, sorted(aspects.items()),
+            *(group for group in groups if group),
+        ),
         description=f"{description}: dual-aspect triplets under held-out wordings "
         + ", ".join(f"{name}: {style}" for name, (style, _) in aspects.items()) + ".",
         reference="https://github.com/inbedder-st",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,35 @@ def unique_texts(rows: list[dict[str, Any]], text_column: str) -> list[dict[str,
     return list(seen.values())
 
 
+def label_answers(labels: set[str], answers: Mapping[str, Any], where: str = "") -> dict[str, str]:
+    """label -> the answer it gives, from ``answers``: answer -> the labels it covers, or "*" for every other one.
+
+    For an instruction whose answers group the labels ("Is this about a camera, a phone or something else?"
+    over product labels): texts are alike under it when their *answers* agree, so triplets must be drawn on
+    the answer, not the label. Every label must get exactly one answer, and every listed label must exist.
+    """
+    out: dict[str, str] = {}
+    rest = [answer for answer, covered in answers.items() if covered == "*"]
+    if len(rest) > 1:
+        raise ValueError(f"{where}: only one answer may cover the other labels ('*'), got {rest}.")
+    for answer, covered in answers.items():
+        if covered == "*":
+            continue
+        if isinstance(covered, str) or not all(isinstance(label, str) for label in covered):
+            raise TypeError(f"{where}: answer {answer!r} must list labels (strings) or be '*', got {covered!r}.")
+        for label in covered:
+            if label in out:
+                raise ValueError(f"{where}: label {label!r} is under two answers, {out[label]!r} and {answer!r}.")
+            out[label] = answer
+    unknown = sorted(set(out) - labels)
+    if unknown:
+        raise ValueError(f"{where}: labels {unknown} are not in the table (its labels: {sorted(labels)}).")
+    uncovered = sorted(labels - set(out))
+    if uncovered and not rest:
+        raise ValueError(f"{where}: labels {uncovered} get no answer; list them or add an answer covering '*'.")
+    return {label: out.get(label, rest[0] if rest else "") for label in labels}
+
+
 def dual_aspect_triplets(
     rows: list[dict[str, Any]],
     *,
@@ -31,17 +61,24 @@ def dual_aspect_triplets(
     n_triplets: int,
     seed: str,
     task_name: str = "",
+    asked_answers: Mapping[str, Any] | None = None,
 ) -> list[dict[str, str]]:
     """IntentEmotion-style triplets for the aspect in ``asked_column``.
 
     The positive shares the anchor's asked label and differs on the other aspect; the negative differs on
     the asked label and shares the other. A model that follows the instruction must therefore look at the
     asked aspect only. Anchors are distinct rows; positives and negatives are drawn uniformly.
+    ``asked_answers`` (see :func:`label_answers`) groups the asked labels into the answers the instruction
+    asks for; the positive then shares the anchor's answer and the negative gives another one.
     """
     rows = unique_texts(rows, text_column)
+    asked_of = (lambda label: label)
+    if asked_answers is not None:
+        mapping = label_answers({str(row[asked_column]) for row in rows}, asked_answers, f"Task {task_name!r}, {asked_column!r}")
+        asked_of = mapping.__getitem__
     by_labels: dict[tuple[str, str], list[str]] = defaultdict(list)
     for row in rows:
-        by_labels[(str(row[asked_column]), str(row[other_column]))].append(str(row[text_column]))
+        by_labels[(asked_of(str(row[asked_column])), str(row[other_column]))].append(str(row[text_column]))
 
     def pool(asked: str, other: str, same_asked: bool) -> list[str]:
         return [
@@ -54,7 +91,7 @@ def dual_aspect_triplets(
     pools: dict[tuple[str, str], tuple[list[str], list[str]]] = {
         key: (pool(*key, same_asked=True), pool(*key, same_asked=False)) for key in by_labels
     }
-    anchors = [row for row in rows if all(pools[(str(row[asked_column]), str(row[other_column]))])]
+    anchors = [row for row in rows if all(pools[(asked_of(str(row[asked_column])), str(row[other_column]))])]
     if not anchors:
         raise ValueError(
             f"Task {task_name!r}: no row of the table can anchor a triplet for {asked_column!r}: every anchor needs a "
@@ -69,7 +106,7 @@ def dual_aspect_triplets(
         )
     triplets = []
     for row in anchors[:n_triplets]:
-        positives, negatives = pools[(str(row[asked_column]), str(row[other_column]))]
+        positives, negatives = pools[(asked_of(str(row[asked_column])), str(row[other_column]))]
         triplets.append(
             {"anchor": str(row[text_column]), "positive": rng.choice(positives), "negative": rng.choice(negatives)}
         )

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from mteb_tasks import Aspect, dual_aspect_triplet_task, instruction_clustering_task, instruction_sts_task
-from mteb_tasks.sampling import cap_per_label, dual_aspect_triplets
+from mteb_tasks.sampling import cap_per_label, dual_aspect_triplets, label_answers
 from mteb_tasks.tables import read_table
 
 FEEL, TOPIC = "How does the reviewer feel?", "What is being reviewed?"
@@ -67,6 +67,55 @@ def test_an_aspect_that_cannot_anchor_any_triplet_is_a_clear_error():
             seed="0",
             task_name="Tiny",
         )
+
+
+GADGET = {"gadget": ["phone"], "something else": "*"}  # "Is it about a gadget or something else?"
+
+
+def test_triplets_under_an_instruction_that_groups_labels_are_drawn_on_its_answer():
+    rows = review_rows()
+    by_text = labels_of(rows)
+    answer = {"phone": "gadget", "movie": "something else", "food": "something else"}
+    triplets = dual_aspect_triplets(
+        rows, text_column="text", asked_column="topic", other_column="mood", n_triplets=30, seed="1",
+        asked_answers=GADGET,
+    )  # fmt: skip
+    assert len(triplets) == 30
+    for t in triplets:
+        anchor, positive, negative = (by_text[t[c]] for c in ("anchor", "positive", "negative"))
+        assert answer[positive["topic"]] == answer[anchor["topic"]] and positive["mood"] != anchor["mood"]
+        assert answer[negative["topic"]] != answer[anchor["topic"]] and negative["mood"] == anchor["mood"]
+    # a movie anchor's positive may be a food review: both answer "something else"
+    assert any(by_text[t["anchor"]]["topic"] != by_text[t["positive"]]["topic"] for t in triplets)
+
+
+def test_label_answers_maps_every_label_once_and_names_what_is_wrong():
+    labels = {"phone", "movie", "food"}
+    assert label_answers(labels, GADGET) == {"phone": "gadget", "movie": "something else", "food": "something else"}
+    assert label_answers(labels, {"a": ["phone", "movie"], "b": ["food"]}) == {"phone": "a", "movie": "a", "food": "b"}
+    with pytest.raises(ValueError, match=r"T: label 'phone' is under two answers, 'a' and 'b'"):
+        label_answers(labels, {"a": ["phone"], "b": ["phone"], "c": "*"}, "T")
+    with pytest.raises(ValueError, match=r"labels \['tablet'\] are not in the table"):
+        label_answers(labels, {"gadget": ["tablet"], "else": "*"})
+    with pytest.raises(ValueError, match=r"labels \['food', 'movie'\] get no answer"):
+        label_answers(labels, {"gadget": ["phone"]})
+    with pytest.raises(ValueError, match="only one answer may cover the other labels"):
+        label_answers(labels, {"a": "*", "b": "*"})
+    with pytest.raises(TypeError, match=r"answer 'gadget' must list labels"):
+        label_answers(labels, {"gadget": "phone", "else": "*"})
+
+
+def test_grouped_answers_change_the_task_revision_and_reach_the_sampler():
+    plain = dual_aspect_triplet_task("R", review_rows(), aspects={"topic": ("topic", TOPIC), "mood": ("mood", FEEL)})
+    grouped = dual_aspect_triplet_task(
+        "R", review_rows(), aspects={"topic": Aspect("topic", TOPIC, GADGET), "mood": ("mood", FEEL)}
+    )
+    assert grouped.metadata.revision != plain.metadata.revision
+    bad = dual_aspect_triplet_task(
+        "Bad", review_rows(), aspects={"topic": Aspect("topic", TOPIC, {"x": ["tablet"], "y": "*"}), "mood": ("mood", FEEL)}
+    )
+    with pytest.raises(ValueError, match=r"Task 'Bad', 'topic': labels \['tablet'\] are not in the table"):
+        bad.load_data()
 
 
 def test_triplet_factory_builds_one_subset_per_aspect_with_its_instruction():

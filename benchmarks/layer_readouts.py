@@ -1,0 +1,179 @@
+"""fst_gen read at other layers than the last, on the dev suite and the held-out-wording split.
+
+Run from the repository root (one forward pass per (instruction, text), every layer's state at the last
+prompt position stored; about 15-25 minutes on a 2-core CPU):
+
+    python benchmarks/layer_readouts.py --output out/layer_readouts.md [--model DIR] [--states out/layer_states.pt]
+
+Readouts: the state at layer i as it is (the residual stream, what ``load_model(layer=i)`` embeds), the
+same through the backbone's final norm (as the last layer is), and means of the normed states over a range of
+layers. Printed like benchmarks/answer_readouts.py: per task, mteb's main score (triplets: harmonic mean of the
+two aspects), the dev and held-out means, and the held-out minimum aspect accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+@dataclass
+class LayerReadout:
+    name: str
+    layers: tuple[int, ...]  # hidden-state indices averaged (0 = embeddings, num_layers = last)
+    normed: bool = True  # through the final norm first (the last layer already is)
+
+
+def readouts(n: int) -> list[LayerReadout]:
+    single = [n - k for k in (1, 2, 3, 4, 6, 8, 10, 14, 18)]
+    out = [LayerReadout(f"layer {n} (last, shipped)", (n,), normed=False)]
+    out += [LayerReadout(f"layer {i} raw", (i,), normed=False) for i in single]
+    out += [LayerReadout(f"layer {i} normed", (i,)) for i in single]
+    out += [LayerReadout(f"mean of layers {n - k}-{n}, normed", tuple(range(n - k, n + 1))) for k in (2, 4, 8)]
+    return out
+
+
+class LayerStore:
+    """(instruction, text) -> every layer's state at the last prompt position, fp16 [layers + 1, hidden]."""
+
+    def __init__(self, model, path: Path | None, batch_size: int = 32):
+        self.model, self.module, self.path, self.batch_size = model, model[0], path, batch_size
+        self.states: dict[tuple[str, str], torch.Tensor] = torch.load(path) if path and path.is_file() else {}
+        self.dirty = False
+
+    def compute(self, texts: list[str], prompt: str) -> None:
+        from inbedder_st.backbones import causal
+
+        missing = sorted({t for t in texts if (prompt, t) not in self.states}, key=len)
+        device = self.module.model.device
+        for start in range(0, len(missing), self.batch_size):
+            chunk = missing[start : start + self.batch_size]
+            features = self.module.preprocess(chunk, prompt=prompt)
+            ids, mask = features["input_ids"].to(device), features["attention_mask"].to(device)
+            with torch.inference_mode():
+                out = self.module.model.base_model(
+                    input_ids=ids, attention_mask=mask, position_ids=causal.position_ids(mask),
+                    use_cache=False, output_hidden_states=True,
+                )  # fmt: skip
+            last = torch.stack([h[:, -1] for h in out.hidden_states], dim=1)  # left padding: -1 is the cue
+            for row, text in enumerate(chunk):
+                self.states[(prompt, text)] = last[row].half().cpu().clone()
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.path and self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(self.states, self.path)
+            self.dirty = False
+
+
+class LayerModel:
+    """What mteb_tasks.InstructionEncoder needs of a model: ``encode(texts, prompt=...)``."""
+
+    def __init__(self, store: LayerStore, readout: LayerReadout):
+        self.store, self.readout = store, readout
+        self.norm = store.module.model.base_model.norm.float()
+        self.last = len(next(iter(store.states.values()))) - 1 if store.states else None
+
+    def __getitem__(self, index):  # mteb_tasks.is_inbedder() probes model[0]
+        return self.store.model[index]
+
+    def encode(self, texts, prompt=None, **kwargs) -> np.ndarray:
+        texts = list(texts)
+        self.store.compute(texts, prompt)
+        stacked = torch.stack([self.store.states[(prompt, t)] for t in texts]).float()
+        vectors = []
+        for i in self.readout.layers:
+            h = stacked[:, i]
+            if self.readout.normed and i != stacked.shape[1] - 1:
+                with torch.inference_mode():
+                    h = self.norm(h)
+            vectors.append(torch.nn.functional.normalize(h, dim=-1) if len(self.readout.layers) > 1 else h)
+        return torch.stack(vectors).mean(0).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="a saved InBedder folder (default: the embedded default)")
+    parser.add_argument("--tasks", nargs="+", default=["dev", "heldout"])
+    parser.add_argument("--states", type=Path, default=Path("out/layer_states.pt"))
+    parser.add_argument("--output", type=Path, default=Path("out/layer_readouts.md"))
+    parser.add_argument("--only", nargs="*", help="readout names to run (default: all)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+
+    import mteb
+
+    import inbedder_st
+    from inbedder_st.backbones import causal
+    from mteb_tasks import InstructionEncoder, default_model_meta, get_tasks
+    from mteb_tasks.aggregate import harmonic_mean, main_scores
+    from mteb_tasks.heldout_tasks import HELDOUT_TASKS
+
+    options = {"device": args.device} if args.device else {}
+    model = inbedder_st.load_model(args.model, **options) if args.model else inbedder_st.load_model(**options)
+    store = LayerStore(model, args.states, batch_size=args.batch_size)
+    tasks = get_tasks(args.tasks)
+    n = causal.num_layers(model[0].model)
+    chosen = [r for r in readouts(n) if not args.only or r.name in args.only]
+    table: dict[str, dict[str, float]] = {}
+    aspects: dict[str, dict[str, float]] = {}
+    for readout in chosen:
+        tick = time.monotonic()
+        meta = default_model_meta.model_copy(update={"name": f"layers/{len(table)}"})
+        encoder = InstructionEncoder(LayerModel(store, readout), "prompt", meta=meta)
+        table[readout.name], aspects[readout.name] = {}, {}
+        for task in tasks:
+            result = mteb.evaluate(encoder, task, cache=None, show_progress_bar=False, co2_tracker=False)
+            if result.exceptions:
+                raise RuntimeError(f"{task.metadata.name}: {result.exceptions[0].exception}")
+            scores = main_scores(result.task_results[0])
+            name = task.metadata.name
+            if len(scores) == 2:
+                table[readout.name][name] = harmonic_mean(*scores.values())
+                aspects[readout.name].update({f"{name}/{subset}": s for subset, s in scores.items()})
+            else:
+                table[readout.name][name] = next(iter(scores.values()))
+            store.save()
+        print(f"{readout.name}: {time.monotonic() - tick:.0f} s", file=sys.stderr, flush=True)
+
+    names = [task.metadata.name for task in tasks]
+    held_triplets = [m for m in names if m in HELDOUT_TASKS and "Triplets" in m]
+    dev_triplets = [m for m in names if m not in HELDOUT_TASKS and m.endswith("Triplets")]
+
+    def mean(readout: str, selected: list[str]) -> str:
+        values = [table[readout][m] for m in selected]
+        return f"{100 * sum(values) / len(values):.2f}" if values else "-"
+
+    def lowest(readout: str) -> str:
+        values = [v for k, v in aspects[readout].items() if k.split("/")[0] in held_triplets]
+        return f"{100 * min(values):.2f}" if values else "-"
+
+    columns = ["mean dev triplet HM", *[m for m in names if m not in HELDOUT_TASKS and not m.endswith("Triplets")]]
+    columns += ["mean held-out triplet HM", "lowest held-out aspect"]
+    lines = ["| readout | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for r in table:
+        cells = [mean(r, dev_triplets)]
+        cells += [f"{100 * table[r][m]:.2f}" for m in columns[1:-2]]
+        cells += [mean(r, held_triplets), lowest(r)]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    markdown = "\n".join(lines) + "\n\nPer task:\n\n" + json.dumps(table, indent=1) + "\n"
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(markdown, encoding="utf-8")
+    print(markdown)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    main()
