@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import unquote
 
 from inbedder_st.train.exclusions import excluded_keys, text_key
 from inbedder_st.train.records import QARecord
@@ -400,8 +401,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 
 def _article_topic(title: str) -> str:
     """A Wikipedia article title as a topic label: URL escapes decoded, a trailing "(...)" qualifier dropped."""
-    from urllib.parse import unquote
-
     return re.sub(r"_\(.*\)$", "", unquote(title)).strip("_")
 
 
