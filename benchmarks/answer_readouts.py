@@ -228,8 +228,10 @@ def main() -> None:
         print(f"{sum(map(len, pairs.values()))} pairs under {len(pairs)} instructions -> {args.export_pairs}")
         return
     model = load(args)
-    store = StateStore(model, args.states)
+    store = StateStore(model, args.states, first_only=args.first_only)
     readouts = [r for r in READOUTS if not args.only or r.name in args.only]
+    if args.first_only and any(r.steps != "first" for r in readouts):
+        parser.error("--first-only stores no answer steps: leave out the 'answer steps' readouts (use --only)")
     table: dict[str, dict[str, float]] = {}
     aspects: dict[str, dict[str, float]] = {}
     for readout in readouts:

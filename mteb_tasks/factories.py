@@ -71,9 +71,8 @@ def dual_aspect_triplet_task(
     table = _materialize(table)
     columns = [text_column] + [aspect.label_column for aspect in aspects.values()]
     groups = {subset: aspect.answers for subset, aspect in aspects.items() if aspect.answers is not None}
-    source = TableSource(
-        table, revision or tables.fingerprint(tables.table_fingerprint(table), columns, n_triplets, seed, *groups.items())
-    )
+    settings = (columns, n_triplets, seed, *groups.items())
+    source = TableSource(table, revision or tables.fingerprint(tables.table_fingerprint(table), *settings))
     languages = languages or ["eng-Latn"]
 
     def read_dataset(self, num_proc=None):

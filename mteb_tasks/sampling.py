@@ -72,10 +72,11 @@ def dual_aspect_triplets(
     asks for; the positive then shares the anchor's answer and the negative gives another one.
     """
     rows = unique_texts(rows, text_column)
-    asked_of = (lambda label: label)
+    asked_of = str  # the asked label itself, or the answer it gives under a grouping instruction
     if asked_answers is not None:
-        mapping = label_answers({str(row[asked_column]) for row in rows}, asked_answers, f"Task {task_name!r}, {asked_column!r}")
-        asked_of = mapping.__getitem__
+        labels = {str(row[asked_column]) for row in rows}
+        answer = label_answers(labels, asked_answers, f"Task {task_name!r}, {asked_column!r}")
+        asked_of = answer.__getitem__
     by_labels: dict[tuple[str, str], list[str]] = defaultdict(list)
     for row in rows:
         by_labels[(asked_of(str(row[asked_column])), str(row[other_column]))].append(str(row[text_column]))

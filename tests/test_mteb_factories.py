@@ -111,9 +111,8 @@ def test_grouped_answers_change_the_task_revision_and_reach_the_sampler():
         "R", review_rows(), aspects={"topic": Aspect("topic", TOPIC, GADGET), "mood": ("mood", FEEL)}
     )
     assert grouped.metadata.revision != plain.metadata.revision
-    bad = dual_aspect_triplet_task(
-        "Bad", review_rows(), aspects={"topic": Aspect("topic", TOPIC, {"x": ["tablet"], "y": "*"}), "mood": ("mood", FEEL)}
-    )
+    unknown_label = Aspect("topic", TOPIC, {"x": ["tablet"], "y": "*"})
+    bad = dual_aspect_triplet_task("Bad", review_rows(), aspects={"topic": unknown_label, "mood": ("mood", FEEL)})
     with pytest.raises(ValueError, match=r"Task 'Bad', 'topic': labels \['tablet'\] are not in the table"):
         bad.load_data()
 
