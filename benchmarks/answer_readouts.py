@@ -73,8 +73,6 @@ class StateStore:
         self.dirty = False
 
     def compute(self, texts: list[str], prompt: str) -> None:
-        from inbedder_st.backbones import causal
-
         missing = sorted({t for t in texts if (prompt, t) not in self.states}, key=len)
         device = self.module.model.device
         for start in range(0, len(missing), self.batch_size):
@@ -82,15 +80,21 @@ class StateStore:
             features = self.module.preprocess(chunk, prompt=prompt)
             ids, mask = features["input_ids"].to(device), features["attention_mask"].to(device)
             with torch.inference_mode():
-                if self.first_only:
-                    last = causal.prompt_states(self.module.model, ids, mask, causal.num_layers(self.module.model))
-                    states, keep = last[:, -1:], torch.ones(len(chunk), 1, dtype=torch.bool)
-                else:
-                    generation = self.module.generate(ids, mask)
-                    states, keep = generation.answer_states, generation.keep
-            for row, text in enumerate(chunk):
-                self.states[(prompt, text)] = (states[row].half().cpu().clone(), keep[row].cpu().clone())
+                for text, value in zip(chunk, self.batch_states(ids, mask)):
+                    self.states[(prompt, text)] = value
             self.dirty = True
+
+    def batch_states(self, ids: torch.Tensor, mask: torch.Tensor) -> list:
+        """What is stored per text of a padded batch: (answer-step states fp16, keep mask)."""
+        from inbedder_st.backbones import causal
+
+        if self.first_only:
+            last = causal.prompt_states(self.module.model, ids, mask, causal.num_layers(self.module.model))
+            states, keep = last[:, -1:], torch.ones(len(ids), 1, dtype=torch.bool)
+        else:
+            generation = self.module.generate(ids, mask)
+            states, keep = generation.answer_states, generation.keep
+        return [(states[row].half().cpu().clone(), keep[row].cpu().clone()) for row in range(len(ids))]
 
     def get(self, texts: list[str], prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
         self.compute(texts, prompt)
@@ -173,6 +177,34 @@ class ReadoutModel:
         return torch.cat(out).numpy()
 
 
+def score_readout(model, tasks, meta_name: str, label: str, after_task=lambda: None):
+    """Run ``tasks`` on a stand-in model (``encode(texts, prompt=...)``): (task -> main score, triplet
+    HM for two-aspect tasks), (task/aspect -> accuracy)."""
+    import mteb
+
+    from mteb_tasks import InstructionEncoder, default_model_meta
+    from mteb_tasks.aggregate import harmonic_mean, main_scores
+
+    tick = time.monotonic()
+    encoder = InstructionEncoder(model, "prompt", meta=default_model_meta.model_copy(update={"name": meta_name}))
+    table: dict[str, float] = {}
+    aspects: dict[str, float] = {}
+    for task in tasks:
+        result = mteb.evaluate(encoder, task, cache=None, show_progress_bar=False, co2_tracker=False)
+        if result.exceptions:
+            raise RuntimeError(f"{task.metadata.name}: {result.exceptions[0].exception}")
+        scores = main_scores(result.task_results[0])
+        name = task.metadata.name
+        if len(scores) == 2:
+            table[name] = harmonic_mean(*scores.values())
+            aspects.update({f"{name}/{subset}": s for subset, s in scores.items()})
+        else:
+            table[name] = next(iter(scores.values()))
+        after_task()
+    print(f"{label}: {time.monotonic() - tick:.0f} s", file=sys.stderr, flush=True)
+    return table, aspects
+
+
 def load(args):
     import inbedder_st
 
@@ -214,7 +246,6 @@ def main() -> None:
     import mteb
 
     from mteb_tasks import InstructionEncoder, default_model_meta, get_tasks
-    from mteb_tasks.aggregate import harmonic_mean, main_scores
     from mteb_tasks.heldout_tasks import HELDOUT_TASKS
 
     tasks = get_tasks(args.tasks)
@@ -235,25 +266,9 @@ def main() -> None:
     table: dict[str, dict[str, float]] = {}
     aspects: dict[str, dict[str, float]] = {}
     for readout in readouts:
-        tick = time.monotonic()
-        encoder = InstructionEncoder(
-            ReadoutModel(store, readout), "prompt",
-            meta=default_model_meta.model_copy(update={"name": f"readouts/{len(table)}"}),
-        )  # fmt: skip
-        table[readout.name], aspects[readout.name] = {}, {}
-        for task in tasks:
-            result = mteb.evaluate(encoder, task, cache=None, show_progress_bar=False, co2_tracker=False)
-            if result.exceptions:
-                raise RuntimeError(f"{task.metadata.name}: {result.exceptions[0].exception}")
-            scores = main_scores(result.task_results[0])
-            name = task.metadata.name
-            if len(scores) == 2:
-                table[readout.name][name] = harmonic_mean(*scores.values())
-                aspects[readout.name].update({f"{name}/{subset}": s for subset, s in scores.items()})
-            else:
-                table[readout.name][name] = next(iter(scores.values()))
-            store.save()
-        print(f"{readout.name}: {time.monotonic() - tick:.0f} s", file=sys.stderr, flush=True)
+        table[readout.name], aspects[readout.name] = score_readout(
+            ReadoutModel(store, readout), tasks, f"readouts/{len(table)}", readout.name, after_task=store.save
+        )
 
     names = [task.metadata.name for task in tasks]
     heldout = [n for n in names if n in HELDOUT_TASKS]

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from answer_readouts import StateStore, score_readout  # noqa: E402
 
 
 @dataclass
@@ -43,38 +44,18 @@ def readouts(n: int) -> list[LayerReadout]:
     return out
 
 
-class LayerStore:
+class LayerStore(StateStore):
     """(instruction, text) -> every layer's state at the last prompt position, fp16 [layers + 1, hidden]."""
 
-    def __init__(self, model, path: Path | None, batch_size: int = 32):
-        self.model, self.module, self.path, self.batch_size = model, model[0], path, batch_size
-        self.states: dict[tuple[str, str], torch.Tensor] = torch.load(path) if path and path.is_file() else {}
-        self.dirty = False
-
-    def compute(self, texts: list[str], prompt: str) -> None:
+    def batch_states(self, ids: torch.Tensor, mask: torch.Tensor) -> list:
         from inbedder_st.backbones import causal
 
-        missing = sorted({t for t in texts if (prompt, t) not in self.states}, key=len)
-        device = self.module.model.device
-        for start in range(0, len(missing), self.batch_size):
-            chunk = missing[start : start + self.batch_size]
-            features = self.module.preprocess(chunk, prompt=prompt)
-            ids, mask = features["input_ids"].to(device), features["attention_mask"].to(device)
-            with torch.inference_mode():
-                out = self.module.model.base_model(
-                    input_ids=ids, attention_mask=mask, position_ids=causal.position_ids(mask),
-                    use_cache=False, output_hidden_states=True,
-                )  # fmt: skip
-            last = torch.stack([h[:, -1] for h in out.hidden_states], dim=1)  # left padding: -1 is the cue
-            for row, text in enumerate(chunk):
-                self.states[(prompt, text)] = last[row].half().cpu().clone()
-            self.dirty = True
-
-    def save(self) -> None:
-        if self.path and self.dirty:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(self.states, self.path)
-            self.dirty = False
+        out = self.module.model.base_model(
+            input_ids=ids, attention_mask=mask, position_ids=causal.position_ids(mask),
+            use_cache=False, output_hidden_states=True,
+        )  # fmt: skip
+        last = torch.stack([h[:, -1] for h in out.hidden_states], dim=1)  # left padding: -1 is the cue
+        return [last[row].half().cpu().clone() for row in range(len(ids))]
 
 
 class LayerModel:
@@ -113,12 +94,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
-    import mteb
-
     import inbedder_st
     from inbedder_st.backbones import causal
-    from mteb_tasks import InstructionEncoder, default_model_meta, get_tasks
-    from mteb_tasks.aggregate import harmonic_mean, main_scores
+    from mteb_tasks import get_tasks
     from mteb_tasks.heldout_tasks import HELDOUT_TASKS
 
     options = {"device": args.device} if args.device else {}
@@ -130,23 +108,9 @@ def main() -> None:
     table: dict[str, dict[str, float]] = {}
     aspects: dict[str, dict[str, float]] = {}
     for readout in chosen:
-        tick = time.monotonic()
-        meta = default_model_meta.model_copy(update={"name": f"layers/{len(table)}"})
-        encoder = InstructionEncoder(LayerModel(store, readout), "prompt", meta=meta)
-        table[readout.name], aspects[readout.name] = {}, {}
-        for task in tasks:
-            result = mteb.evaluate(encoder, task, cache=None, show_progress_bar=False, co2_tracker=False)
-            if result.exceptions:
-                raise RuntimeError(f"{task.metadata.name}: {result.exceptions[0].exception}")
-            scores = main_scores(result.task_results[0])
-            name = task.metadata.name
-            if len(scores) == 2:
-                table[readout.name][name] = harmonic_mean(*scores.values())
-                aspects[readout.name].update({f"{name}/{subset}": s for subset, s in scores.items()})
-            else:
-                table[readout.name][name] = next(iter(scores.values()))
-            store.save()
-        print(f"{readout.name}: {time.monotonic() - tick:.0f} s", file=sys.stderr, flush=True)
+        table[readout.name], aspects[readout.name] = score_readout(
+            LayerModel(store, readout), tasks, f"layers/{len(table)}", readout.name, after_task=store.save
+        )
 
     names = [task.metadata.name for task in tasks]
     held_triplets = [m for m in names if m in HELDOUT_TASKS and "Triplets" in m]
