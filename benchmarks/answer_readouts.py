@@ -205,6 +205,15 @@ def score_readout(model, tasks, meta_name: str, label: str, after_task=lambda: N
     return table, aspects
 
 
+def score_readouts(models: dict, tasks, prefix: str, after_task=lambda: None):
+    """``score_readout`` for each named model: (name -> task -> score, name -> task/aspect -> accuracy)."""
+    table: dict[str, dict[str, float]] = {}
+    aspects: dict[str, dict[str, float]] = {}
+    for name, model in models.items():
+        table[name], aspects[name] = score_readout(model, tasks, f"{prefix}/{len(table)}", name, after_task)
+    return table, aspects
+
+
 def load(args):
     import inbedder_st
 
@@ -263,12 +272,8 @@ def main() -> None:
     readouts = [r for r in READOUTS if not args.only or r.name in args.only]
     if args.first_only and any(r.steps != "first" for r in readouts):
         parser.error("--first-only stores no answer steps: leave out the 'answer steps' readouts (use --only)")
-    table: dict[str, dict[str, float]] = {}
-    aspects: dict[str, dict[str, float]] = {}
-    for readout in readouts:
-        table[readout.name], aspects[readout.name] = score_readout(
-            ReadoutModel(store, readout), tasks, f"readouts/{len(table)}", readout.name, after_task=store.save
-        )
+    models = {readout.name: ReadoutModel(store, readout) for readout in readouts}
+    table, aspects = score_readouts(models, tasks, "readouts", after_task=store.save)
 
     names = [task.metadata.name for task in tasks]
     heldout = [n for n in names if n in HELDOUT_TASKS]

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from answer_readouts import StateStore, score_readout  # noqa: E402
+from answer_readouts import StateStore, score_readouts  # noqa: E402
 
 
 @dataclass
@@ -105,12 +105,8 @@ def main() -> None:
     tasks = get_tasks(args.tasks)
     n = causal.num_layers(model[0].model)
     chosen = [r for r in readouts(n) if not args.only or r.name in args.only]
-    table: dict[str, dict[str, float]] = {}
-    aspects: dict[str, dict[str, float]] = {}
-    for readout in chosen:
-        table[readout.name], aspects[readout.name] = score_readout(
-            LayerModel(store, readout), tasks, f"layers/{len(table)}", readout.name, after_task=store.save
-        )
+    models = {readout.name: LayerModel(store, readout) for readout in chosen}
+    table, aspects = score_readouts(models, tasks, "layers", after_task=store.save)
 
     names = [task.metadata.name for task in tasks]
     held_triplets = [m for m in names if m in HELDOUT_TASKS and "Triplets" in m]
