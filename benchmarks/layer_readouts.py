@@ -14,6 +14,7 @@ two aspects), the dev and held-out means, and the held-out minimum aspect accura
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -63,8 +64,8 @@ class LayerModel:
 
     def __init__(self, store: LayerStore, readout: LayerReadout):
         self.store, self.readout = store, readout
-        self.norm = store.module.model.base_model.norm.float()
-        self.last = len(next(iter(store.states.values()))) - 1 if store.states else None
+        # a float32 copy: Module.float() converts in place, which would change the model that computes states
+        self.norm = copy.deepcopy(store.module.model.base_model.norm).float()
 
     def __getitem__(self, index):  # mteb_tasks.is_inbedder() probes model[0]
         return self.store.model[index]

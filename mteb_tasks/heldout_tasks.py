@@ -56,15 +56,15 @@ def answer_groups(wording: str) -> dict | None:
 def _triplet_task(collection: str, variant: str, root: Path) -> AbsTask:
     reader, files, description = COLLECTIONS[collection]
     aspects = heldout_wordings()["triplets"][collection][variant]
-    groups = [answer_groups(wording) for _, wording in aspects.values()]
+    asked = {name: Aspect(name, wording, answer_groups(wording)) for name, (_, wording) in aspects.items()}
+    groups = [aspect.answers for aspect in asked.values() if aspect.answers]
     return dual_aspect_triplet_task(
         f"{collection}TripletsHeldOut{variant}",
         partial(reader, root),
-        aspects={name: Aspect(name, wording, answer_groups(wording)) for name, (_, wording) in aspects.items()},
+        aspects=asked,
         n_triplets=N_TRIPLETS,
         revision=fingerprint(
-            *(root / f for f in files), N_TRIPLETS, dev_data.READERS_VERSION, sorted(aspects.items()),
-            *(group for group in groups if group),
+            *(root / f for f in files), N_TRIPLETS, dev_data.READERS_VERSION, sorted(aspects.items()), *groups
         ),
         description=f"{description}: dual-aspect triplets under held-out wordings "
         + ", ".join(f"{name}: {style}" for name, (style, _) in aspects.items()) + ".",

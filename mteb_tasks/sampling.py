@@ -49,7 +49,7 @@ def label_answers(labels: set[str], answers: Mapping[str, Any], where: str = "")
     uncovered = sorted(labels - set(out))
     if uncovered and not rest:
         raise ValueError(f"{where}: labels {uncovered} get no answer; list them or add an answer covering '*'.")
-    return {label: out.get(label, rest[0] if rest else "") for label in labels}
+    return {label: out[label] if label in out else rest[0] for label in labels}
 
 
 def dual_aspect_triplets(
