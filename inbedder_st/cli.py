@@ -239,6 +239,7 @@ def cmd_train(args) -> None:
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, eval_size=args.eval_size, save_steps=args.save_steps,
         eval_steps=args.eval_steps, seed=args.seed, bf16=args.bf16, bucket=not args.no_bucket,
         contrastive_weight=args.contrastive_weight, contrastive_temperature=args.contrastive_temperature,
+        contrastive_readout=args.contrastive_readout, answer_temperature=args.answer_temperature,
         group_size=args.group_size, keep=args.keep, log_steps=args.log_steps, lora_dropout=args.lora_dropout,
         warmup_ratio=args.warmup_ratio, time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )  # fmt: skip
@@ -382,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     labeled.add_argument("--contrastive-weight", type=float, default=0.0,
                          help="weight of the in-batch contrastive term on the fst_gen state (0: off)")  # fmt: skip
     labeled.add_argument("--contrastive-temperature", type=float, default=0.05)
+    labeled.add_argument("--contrastive-readout", choices=("fst_gen", "answer_dist"), default="fst_gen",
+                         help="the embedding the contrastive term acts on: the fst_gen state, or its answer_dist readout "
+                              "(train for the pooling you ship)")  # fmt: skip
+    labeled.add_argument("--answer-temperature", type=float, default=2.0,
+                         help="with --contrastive-readout answer_dist: the answer distribution's temperature")
     labeled.add_argument("--group-size", type=int, default=8, help="with the contrastive term: same-question texts per run in a batch")
 
     add("demo", cmd_demo, "Show how similarities follow the instruction on the default model.")

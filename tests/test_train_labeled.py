@@ -10,6 +10,7 @@ from conftest import SHARED_DATA, shared_file
 from tiny_models import build_opt
 
 import inbedder_st
+from inbedder_st.answer_space import dropped_token_mask
 from inbedder_st.train import batching, objective
 from inbedder_st.train import loop as loop_module
 from inbedder_st.train.examples import Example, build_examples
@@ -125,6 +126,28 @@ def test_the_contrastive_weight_changes_the_loss_and_training(opt_folder, tmp_pa
     assert any(not torch.equal(on[n], off[n]) for n in off)
     log = [json.loads(line) for line in (tmp_path / "on" / "train_log.jsonl").read_text().splitlines()]
     assert all("contrastive_loss" in e for e in log if "loss" in e)
+
+
+def test_the_contrastive_term_can_act_on_the_answer_dist_embedding_that_encode_returns(opt_folder, tmp_path):
+    model = inbedder_st.load_model(str(opt_folder), device="cpu", pooling="answer_dist")
+    module = model[0]
+    module.model.eval()
+    records = RECORDS[:4] + RECORDS[12:14]  # two questions, two answers each
+    examples, _ = build_examples(records, module.tokenizer, module.template, 96)
+    batch = batching.device_batch(examples, module.pad_id, torch.device("cpu"))
+    vocab = module.model.get_output_embeddings().weight.shape[0]
+    readout = objective.answer_dist_readout(module.model, dropped_token_mask(module.tokenizer, vocab, "punctuation"), 2.0)
+    with torch.no_grad():
+        _, states = objective.causal_forward(module.model, batch, with_state=True)
+        trained = readout(states.float())
+    served = torch.stack([torch.as_tensor(model.encode([r.input], prompt=r.instruction))[0] for r in records])
+    torch.testing.assert_close(torch.nn.functional.normalize(trained, dim=-1), torch.nn.functional.normalize(served, dim=-1),
+                               atol=1e-4, rtol=1e-4)  # fmt: skip
+    with pytest.raises(ValueError, match="contrastive_readout"):
+        run(opt_folder, tmp_path / "bad", max_steps=1, contrastive_weight=1.0, contrastive_readout="answer_sparse")
+    on_state = run(opt_folder, tmp_path / "state", max_steps=2, contrastive_weight=1.0, group_size=4)
+    on_dist = run(opt_folder, tmp_path / "dist", max_steps=2, contrastive_weight=1.0, group_size=4, contrastive_readout="answer_dist")
+    assert any(not torch.equal(on_state[n], on_dist[n]) for n in on_state)
 
 
 def test_the_step_with_the_lowest_validation_loss_is_kept(opt_folder, tmp_path, monkeypatch):

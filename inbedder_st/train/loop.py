@@ -29,14 +29,18 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from inbedder_st.answer_space import dropped_token_mask
 from inbedder_st.backbones import family_class
 from inbedder_st.train import rng
 from inbedder_st.train.batching import assign_groups, device_batch, micro_batches
 from inbedder_st.train.examples import IGNORE, Example, build_examples, collate
-from inbedder_st.train.objective import causal_forward, training_losses
+from inbedder_st.train.objective import answer_dist_readout, base_lm, causal_forward, training_losses
 
 logger = logging.getLogger(__name__)
 
+
+
+CONTRASTIVE_READOUTS = ("fst_gen", "answer_dist")
 
 
 @dataclass
@@ -63,6 +67,8 @@ class TrainConfig:
     bucket: bool = True  # length-bucketed batches
     contrastive_weight: float = 0.0  # weight of the in-batch contrastive term on the fst_gen state (0: off)
     contrastive_temperature: float = 0.05
+    contrastive_readout: str = "fst_gen"  # the embedding the term acts on: "fst_gen" (the state) or "answer_dist"
+    answer_temperature: float = 2.0  # with contrastive_readout="answer_dist": its softmax temperature (as at inference)
     group_size: int = 8  # with the contrastive term: same-question examples kept together in runs of this size
     keep: str = "best"  # the saved model: "best" (lowest validation loss) or "last" step
     log_steps: int = 10  # loss values are read from the device (a sync) every this many steps
@@ -267,6 +273,8 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
     family = module.family
     if config.contrastive_weight > 0 and family != "causal":
         raise ValueError(f"The contrastive term needs a causal backbone (fst_gen state); this one is {family}.")
+    if config.contrastive_readout not in CONTRASTIVE_READOUTS:
+        raise ValueError(f"contrastive_readout must be one of {CONTRASTIVE_READOUTS}, got {config.contrastive_readout!r}")
     _seed_everything(config.seed)
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -292,6 +300,10 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    readout = None
+    if config.contrastive_readout == "answer_dist":
+        vocab = base_lm(model).get_output_embeddings().weight.shape[0]
+        readout = answer_dist_readout(model, dropped_token_mask(module.tokenizer, vocab, "punctuation"), config.answer_temperature)
     steps_per_epoch = len(train_examples) // (config.batch_size * config.grad_accum)
     total_steps = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -359,7 +371,8 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
             batch = device_batch(examples, module.pad_id, device, family)
             with _autocast(device, config.bf16):
                 if family == "causal":
-                    loss, _, contrastive = training_losses(model, batch, config.contrastive_weight, config.contrastive_temperature)
+                    loss, _, contrastive = training_losses(model, batch, config.contrastive_weight,
+                                                           config.contrastive_temperature, readout)  # fmt: skip
                 else:
                     loss, contrastive = answer_loss(model, batch, family=family), torch.zeros((), device=device)
             (loss / config.grad_accum).backward()
