@@ -46,6 +46,7 @@ READOUTS = [
     Readout("dist E^T p, T=1", "answer_dist"),
     Readout("dist E^T p, T=0.5", "answer_dist", temperature=0.5),
     Readout("dist E^T p, T=2", "answer_dist", temperature=2.0),
+    Readout("dist E^T p, T=3", "answer_dist", temperature=3.0),
     Readout("dist E^T p, drop special only", "answer_dist", drop="special"),
     Readout("dist E^T p, drop stopwords too", "answer_dist", drop="stopwords"),
     Readout("dist E^T sqrt(p)", "answer_dist", dense="sqrt"),
