@@ -381,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a wordings file whose wordings add to inbedder_st/train/wordings.json (repeatable)")  # fmt: skip
     labeled.add_argument("--validation-per-aspect", type=int, default=60, help="internal validation records per aspect")
     labeled.add_argument("--contrastive-weight", type=float, default=0.0,
-                         help="weight of the in-batch contrastive term on the fst_gen state (0: off)")  # fmt: skip
+                         help="weight of the in-batch contrastive term (0: off; see --contrastive-readout)")  # fmt: skip
     labeled.add_argument("--contrastive-temperature", type=float, default=0.05)
     labeled.add_argument("--contrastive-readout", choices=("fst_gen", "answer_dist"), default="fst_gen",
                          help="the embedding the contrastive term acts on: the fst_gen state, or its answer_dist readout "

@@ -38,8 +38,6 @@ from inbedder_st.train.objective import answer_dist_readout, base_lm, causal_for
 
 logger = logging.getLogger(__name__)
 
-
-
 CONTRASTIVE_READOUTS = ("fst_gen", "answer_dist")
 
 
@@ -65,7 +63,7 @@ class TrainConfig:
     seed: int = 42
     bf16: bool = False  # bfloat16 autocast (weights and optimizer stay fp32)
     bucket: bool = True  # length-bucketed batches
-    contrastive_weight: float = 0.0  # weight of the in-batch contrastive term on the fst_gen state (0: off)
+    contrastive_weight: float = 0.0  # weight of the in-batch contrastive term (0: off); it acts on contrastive_readout
     contrastive_temperature: float = 0.05
     contrastive_readout: str = "fst_gen"  # the embedding the term acts on: "fst_gen" (the state) or "answer_dist"
     answer_temperature: float = 2.0  # with contrastive_readout="answer_dist": its softmax temperature (as at inference)
