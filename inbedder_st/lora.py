@@ -22,12 +22,7 @@ PEFT_PREFIX = "base_model.model."
 def merge_lora(model, adapter_dir: str | Path):
     """Add the adapter's low-rank updates to ``model`` in place and return it."""
     adapter_dir = Path(adapter_dir)
-    config = json.loads((adapter_dir / "adapter_config.json").read_text())
-    if config.get("peft_type", "LORA") != "LORA" or config.get("use_dora"):
-        raise ValueError(f"{adapter_dir} is not a plain LoRA adapter (peft_type={config.get('peft_type')}).")
-    if any(config.get(key) for key in ("rank_pattern", "alpha_pattern")):
-        raise ValueError(f"{adapter_dir} sets per-layer ranks or alphas (rank_pattern/alpha_pattern), which this merge does not apply.")
-    scale = _scale(config)
+    scale = _scale(plain_lora_config(adapter_dir))
     weights = load_file(adapter_dir / "adapter_model.safetensors")
     modules = dict(model.named_modules())
     merged = 0
@@ -46,6 +41,16 @@ def merge_lora(model, adapter_dir: str | Path):
     return model
 
 
+def plain_lora_config(adapter_dir: Path) -> dict:
+    """The adapter's config, refused unless it is plain LoRA of one rank and alpha (what merging here applies)."""
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    if config.get("peft_type", "LORA") != "LORA" or config.get("use_dora"):
+        raise ValueError(f"{adapter_dir} is not a plain LoRA adapter (peft_type={config.get('peft_type')}).")
+    if any(config.get(key) for key in ("rank_pattern", "alpha_pattern")):
+        raise ValueError(f"{adapter_dir} sets per-layer ranks or alphas (rank_pattern/alpha_pattern), which this merge does not apply.")
+    return config
+
+
 def _scale(config: dict) -> float:
     rank, alpha = config["r"], config["lora_alpha"]
     return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
@@ -55,14 +60,11 @@ def stack_adapters(first_dir: str | Path, second_dir: str | Path, target: str | 
     """One adapter equal to ``first`` then ``second`` (trained on the model with ``first`` merged): per layer
     s1 B1 A1 + s2 B2 A2 = [s1 B1, s2 B2] [A1; A2], rank r1 + r2, alpha = rank (scale 1). Both must adapt the same layers."""
     first_dir, second_dir, target = Path(first_dir), Path(second_dir), Path(target)
-    configs = [json.loads((folder / "adapter_config.json").read_text()) for folder in (first_dir, second_dir)]
+    configs = [plain_lora_config(folder) for folder in (first_dir, second_dir)]
     weights = [load_file(folder / "adapter_model.safetensors") for folder in (first_dir, second_dir)]
     if set(weights[0]) != set(weights[1]):
         differing = sorted(set(weights[0]) ^ set(weights[1]))
         raise ValueError(f"{first_dir} and {second_dir} adapt different layers (e.g. {differing[0]!r}); cannot stack them.")
-    for folder, config in zip((first_dir, second_dir), configs):
-        if config.get("peft_type", "LORA") != "LORA" or config.get("use_dora") or config.get("rank_pattern") or config.get("alpha_pattern"):
-            raise ValueError(f"{folder} is not a plain LoRA adapter of one rank; cannot stack it.")
     scales = [_scale(config) for config in configs]
     stacked = {}
     for key in weights[0]:

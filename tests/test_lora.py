@@ -62,12 +62,15 @@ def test_two_stacked_adapters_merge_like_the_two_in_turn(llama_folder, tmp_path)
         torch.testing.assert_close(stacked[name], in_turn[name], atol=1e-5, rtol=1e-5)
 
 
-def test_adapters_of_different_layers_are_not_stacked(llama_folder, tmp_path):
+def test_adapters_of_different_layers_or_not_plain_lora_are_not_stacked(llama_folder, tmp_path):
     random_adapter(llama_folder, tmp_path / "q", 2, 4, ["q_proj"], seed=1)
     random_adapter(llama_folder, tmp_path / "v", 2, 4, ["v_proj"], seed=2)
     with pytest.raises(ValueError, match="adapt different layers.*q_proj|adapt different layers.*v_proj"):
         stack_adapters(tmp_path / "q", tmp_path / "v", tmp_path / "stacked")
-
+    config = tmp_path / "v" / "adapter_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "use_dora": True}))
+    with pytest.raises(ValueError, match="is not a plain LoRA adapter"):
+        stack_adapters(tmp_path / "v", tmp_path / "v", tmp_path / "stacked")  # a DoRA adapter is not merged as LoRA
 
 
 def test_a_run_trained_on_top_of_an_adapter_ships_as_one_fp16_adapter(llama_folder, tmp_path):

@@ -299,7 +299,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     readout = None
-    if config.contrastive_readout == "answer_dist":
+    if config.contrastive_weight > 0 and config.contrastive_readout == "answer_dist":
         vocab = base_lm(model).get_output_embeddings().weight.shape[0]
         readout = answer_dist_readout(model, dropped_token_mask(module.tokenizer, vocab, "punctuation"), config.answer_temperature)
     steps_per_epoch = len(train_examples) // (config.batch_size * config.grad_accum)
