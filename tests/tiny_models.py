@@ -33,6 +33,22 @@ def _byte_level_bpe(special_tokens: list[str]):
     return model["vocab"], merges
 
 
+def _unigram_pieces(special_tokens: list[str]) -> list[tuple[str, float]]:
+    """A SentencePiece (Metaspace) unigram vocabulary of CORPUS's words and characters, scored by log frequency.
+
+    Built by counting, not by tokenizers' UnigramTrainer: that trainer's pieces differ from process to process,
+    so the tiny T5 (and what a few training steps do to it) changed from run to run."""
+    import math
+    from collections import Counter
+
+    words = Counter("\u2581" + word for line in CORPUS for word in line.split())
+    chars = Counter(ch for word, n in words.items() for ch in word for _ in range(n))
+    total = sum(words.values()) + sum(chars.values())
+    scored = {piece: math.log(n / total) for piece, n in (*chars.items(), *words.items())}
+    pieces = sorted(scored.items(), key=lambda item: (-item[1], item[0]))
+    return [(token, 0.0) for token in special_tokens] + pieces
+
+
 def build_roberta(folder: str | Path, layers: int = 2) -> Path:
     from transformers import RobertaConfig, RobertaForMaskedLM, RobertaTokenizer
 
@@ -43,7 +59,7 @@ def build_roberta(folder: str | Path, layers: int = 2) -> Path:
         intermediate_size=64, max_position_embeddings=600, pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
-    return _save(RobertaForMaskedLM(config), tokenizer, folder)
+    return _save(RobertaForMaskedLM, config, tokenizer, folder)
 
 
 def build_bert(folder: str | Path) -> Path:
@@ -56,25 +72,19 @@ def build_bert(folder: str | Path) -> Path:
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=600, pad_token_id=tokenizer.pad_token_id,
     )  # fmt: skip
-    return _save(BertForMaskedLM(config), tokenizer, folder)
+    return _save(BertForMaskedLM, config, tokenizer, folder)
 
 
 def build_t5(folder: str | Path) -> Path:
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
 
-    unigram = Tokenizer(models.Unigram())
-    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=300, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>")
-    unigram.train_from_iterator(CORPUS, trainer)
-    pieces = [tuple(piece) for piece in json.loads(unigram.to_str())["model"]["vocab"]]
-    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0)
+    tokenizer = T5Tokenizer(vocab=_unigram_pieces(["<pad>", "</s>", "<unk>"]), extra_ids=0)
     config = T5Config(
         vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=2,
         decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
-    return _save(T5ForConditionalGeneration(config), tokenizer, folder)
+    return _save(T5ForConditionalGeneration, config, tokenizer, folder)
 
 
 def build_opt(folder: str | Path) -> Path:
@@ -88,7 +98,7 @@ def build_opt(folder: str | Path) -> Path:
         word_embed_proj_dim=32, max_position_embeddings=600, pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
-    return _save(OPTForCausalLM(config), tokenizer, folder)
+    return _save(OPTForCausalLM, config, tokenizer, folder)
 
 
 def llama_tokenizer():
@@ -117,15 +127,17 @@ def build_llama(folder: str | Path) -> Path:
         num_key_value_heads=2, max_position_embeddings=600, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
-    return _save(LlamaForCausalLM(config), tokenizer, folder)
+    return _save(LlamaForCausalLM, config, tokenizer, folder)
 
 
 BUILDERS = {"roberta": build_roberta, "bert": build_bert, "t5": build_t5, "opt": build_opt, "llama": build_llama}
 
 
-def _save(model, tokenizer, folder: str | Path) -> Path:
+def _save(model_class, config, tokenizer, folder: str | Path) -> Path:
+    # Seeded before construction: transformers initialises the weights there, and init_weights() afterwards
+    # leaves already-initialised modules alone, so seeding later gave different weights on every build.
     torch.manual_seed(0)
-    model.init_weights()
+    model = model_class(config)
     folder = Path(folder)
     model.save_pretrained(folder)  # safetensors
     tokenizer.save_pretrained(folder)
