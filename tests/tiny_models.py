@@ -1,7 +1,8 @@
 """Tiny randomly initialised models of each family, built offline (config + a locally trained tokenizer).
 
 For mechanics only (padding, truncation, save/load, hub-id loading): their outputs mean nothing. The
-tokenizers are trained here on a few sentences so no vocabulary file has to be downloaded.
+tokenizers are built here from a few sentences (BPE and WordPiece trained, the T5 unigram vocabulary counted), so
+no vocabulary file has to be downloaded; every build gives the same files.
 """
 
 from __future__ import annotations
