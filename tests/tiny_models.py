@@ -43,7 +43,7 @@ def _unigram_pieces(special_tokens: list[str]) -> list[tuple[str, float]]:
     from collections import Counter
 
     words = Counter("\u2581" + word for line in CORPUS for word in line.split())
-    chars = Counter(ch for word, n in words.items() for ch in word for _ in range(n))
+    chars = Counter(ch for word in words.elements() for ch in word)
     total = sum(words.values()) + sum(chars.values())
     scored = {piece: math.log(n / total) for piece, n in (*chars.items(), *words.items())}
     pieces = sorted(scored.items(), key=lambda item: (-item[1], item[0]))
