@@ -207,6 +207,25 @@ def score_readout(model, tasks, meta_name: str, label: str, after_task=lambda: N
     return table, aspects
 
 
+def suite_summary(scores: dict[str, float], aspects: dict[str, float], names: list[str]) -> dict[str, float | None]:
+    """One readout's figures of the issue's bars: mean dev triplet HM, mean held-out triplet HM and the lowest
+    held-out aspect accuracy (None where the tasks run hold no such triplets)."""
+    from mteb_tasks.heldout_tasks import HELDOUT_TASKS
+
+    held = [n for n in names if n in HELDOUT_TASKS and "Triplets" in n]
+    dev = [n for n in names if n not in HELDOUT_TASKS and n.endswith("Triplets")]
+    held_aspects = [v for k, v in aspects.items() if k.split("/")[0] in held]
+    return {
+        "dev": sum(scores[n] for n in dev) / len(dev) if dev else None,
+        "heldout": sum(scores[n] for n in held) / len(held) if held else None,
+        "lowest": min(held_aspects) if held_aspects else None,
+    }
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
 def score_readouts(models: dict, tasks, prefix: str, after_task=lambda: None):
     """``score_readout`` for each named model: (name -> task -> score, name -> task/aspect -> accuracy)."""
     table: dict[str, dict[str, float]] = {}
@@ -257,7 +276,6 @@ def main() -> None:
     import mteb
 
     from mteb_tasks import InstructionEncoder, default_model_meta, get_tasks
-    from mteb_tasks.heldout_tasks import HELDOUT_TASKS
 
     tasks = get_tasks(args.tasks)
     if args.export_pairs:
@@ -281,27 +299,13 @@ def main() -> None:
     table, aspects = score_readouts(models, tasks, "readouts", after_task=store.save)
 
     names = [task.metadata.name for task in tasks]
-    heldout = [n for n in names if n in HELDOUT_TASKS]
     lines = ["| task | " + " | ".join(table) + " |", "|---|" + "---:|" * len(table)]
     for name in names:
         lines.append(f"| {name} | " + " | ".join(f"{100 * table[r][name]:.2f}" for r in table) + " |")
-
-    def mean(readout: str, selected: list[str]) -> str:
-        values = [table[readout][n] for n in selected]
-        return f"**{100 * sum(values) / len(values):.2f}**" if values else "-"
-
-    dev_triplets = [n for n in names if n not in HELDOUT_TASKS and n.endswith("Triplets")]
-    held_triplets = [n for n in heldout if "Triplets" in n]
-    lines.append("| mean dev triplet HM | " + " | ".join(mean(r, dev_triplets) for r in table) + " |")
-    lines.append("| mean held-out triplet HM | " + " | ".join(mean(r, held_triplets) for r in table) + " |")
-    lines.append(
-        "| min held-out aspect accuracy | "
-        + " | ".join(
-            f"{100 * min((v for k, v in aspects[r].items() if k.split('/')[0] in held_triplets), default=float('nan')):.2f}"
-            for r in table
-        )
-        + " |"
-    )
+    summaries = {r: suite_summary(table[r], aspects[r], names) for r in table}
+    for row, key in (("mean dev triplet HM", "dev"), ("mean held-out triplet HM", "heldout"),
+                     ("min held-out aspect accuracy", "lowest")):  # fmt: skip
+        lines.append(f"| {row} | " + " | ".join(percent(summaries[r][key]) for r in table) + " |")
     markdown = "\n".join(lines) + "\n"
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(markdown, encoding="utf-8")

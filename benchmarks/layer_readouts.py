@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from answer_readouts import StateStore, score_readouts  # noqa: E402
+from answer_readouts import StateStore, percent, score_readouts, suite_summary  # noqa: E402
 
 
 @dataclass
@@ -110,25 +110,13 @@ def main() -> None:
     table, aspects = score_readouts(models, tasks, "layers", after_task=store.save)
 
     names = [task.metadata.name for task in tasks]
-    held_triplets = [m for m in names if m in HELDOUT_TASKS and "Triplets" in m]
-    dev_triplets = [m for m in names if m not in HELDOUT_TASKS and m.endswith("Triplets")]
-
-    def mean(readout: str, selected: list[str]) -> str:
-        values = [table[readout][m] for m in selected]
-        return f"{100 * sum(values) / len(values):.2f}" if values else "-"
-
-    def lowest(readout: str) -> str:
-        values = [v for k, v in aspects[readout].items() if k.split("/")[0] in held_triplets]
-        return f"{100 * min(values):.2f}" if values else "-"
-
-    columns = ["mean dev triplet HM", *[m for m in names if m not in HELDOUT_TASKS and not m.endswith("Triplets")]]
-    columns += ["mean held-out triplet HM", "lowest held-out aspect"]
+    others = [m for m in names if m not in HELDOUT_TASKS and not m.endswith("Triplets")]
+    columns = ["mean dev triplet HM", *others, "mean held-out triplet HM", "lowest held-out aspect"]
     lines = ["| readout | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for r in table:
-        cells = [mean(r, dev_triplets)]
-        cells += [f"{100 * table[r][m]:.2f}" for m in columns[1:-2]]
-        cells += [mean(r, held_triplets), lowest(r)]
-        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+        summary = suite_summary(table[r], aspects[r], names)
+        cells = [summary["dev"], *(table[r][m] for m in others), summary["heldout"], summary["lowest"]]
+        lines.append(f"| {r} | " + " | ".join(map(percent, cells)) + " |")
     markdown = "\n".join(lines) + "\n\nPer task:\n\n" + json.dumps(table, indent=1) + "\n"
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(markdown, encoding="utf-8")
