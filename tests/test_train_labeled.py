@@ -172,6 +172,27 @@ def test_the_step_with_the_lowest_validation_loss_is_kept(opt_folder, tmp_path, 
     assert not torch.equal(kept[name], last[name])
 
 
+def test_a_run_stopped_between_evaluations_keeps_its_last_step_when_that_scores_best(opt_folder, tmp_path, monkeypatch):
+    """Run 11 stopped at its time limit at step 199 with validation loss 1.16 and still kept step 100 (1.49):
+    the final evaluation must compete with the evaluated steps."""
+    scripted = iter([5.0, 2.0])  # step 0, and the final evaluation after the time limit stops step 1
+
+    def fake_metrics(*args, **kwargs):
+        return {"validation_loss": next(scripted)}
+
+    monkeypatch.setattr(loop_module, "validation_metrics", fake_metrics)
+    module = inbedder_st.load_model(str(opt_folder), device="cpu")[0]
+    settings = config(tmp_path, keep="best", lora=False, time_limit_s=0.0)
+    result = train(module, RECORDS, settings, show_progress_bar=False, validation_records=RECORDS[:4])
+    assert result.stopped_at_time_limit and result.steps == 1
+    assert result.best_step == 1 and result.best_validation_loss == 2.0
+    from safetensors.torch import load_file
+
+    last = load_file(tmp_path / "checkpoint" / "trainable.safetensors")
+    weights = dict(module.model.named_parameters())
+    assert all(torch.equal(weights[name].detach(), last[name]) for name in last)
+
+
 def test_inbedder_train_with_labeled_data_runs_end_to_end(opt_folder, tmp_path):
     shared_file("labeled/tweeteval/emotion/train_text.txt")
     shared_file("qa/boolq_val.jsonl")

@@ -406,6 +406,8 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
     log.close()
     seconds = time.perf_counter() - started
     final = evaluate()
+    if final.get("validation_loss", float("inf")) < best["validation_loss"]:  # a run stopped between evaluations
+        best = {"step": step, "validation_loss": final["validation_loss"]}  # the last step wins on its own score
     if config.keep == "best" and best["step"] is not None and best["step"] != step:
         logger.warning("Keeping step %d (validation loss %.4f) rather than the last step %d.", best["step"], best["validation_loss"], step)
         _load_trainable(best_folder, model)
