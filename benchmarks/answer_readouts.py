@@ -10,11 +10,15 @@ Every readout of the first answer step is a function of the last layer's state a
 answer, so one ``generate`` pass per (instruction, text) serves them all: the states are stored, and each
 readout runs the mteb tasks from them. Printed: per task and readout, mteb's main score (triplets: harmonic
 mean of the two aspects), the dev and held-out means, and the held-out minimum aspect accuracy.
+
+A states file records a hash of the model's weights and is refused by any other model (a retrained model
+saved to the same folder included): give each model, or each step of a run, its own ``--states`` file.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -60,6 +64,15 @@ READOUTS = [
 ]
 
 
+def weights_fingerprint(model) -> str:
+    """A hash of every weight of the model's backbone (adapter merged or not, whatever computes the states)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model[0].model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 class StateStore:
     """(instruction, text) -> last-layer states of the first answer step and the greedy answer steps + keep.
 
@@ -68,10 +81,25 @@ class StateStore:
     def __init__(self, model, path: Path | None, batch_size: int = 32, first_only: bool = False):
         self.model, self.module, self.path, self.batch_size = model, model[0], path, batch_size
         self.first_only = first_only
+        self.identity = {"store": type(self).__name__, "first_only": first_only, "weights": weights_fingerprint(model)}
         self.states: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         if path and path.is_file():
-            self.states = torch.load(path)
+            self.states = self.load(path)
         self.dirty = False
+
+    def load(self, path: Path) -> dict:
+        """The states stored at ``path``, refused when another model or store kind wrote them: a retrained model
+        saved to the same folder would otherwise be scored with its predecessor's states."""
+        stored = torch.load(path)
+        if "identity" not in stored:  # written before files carried one
+            print(f"warning: {path} records no model identity; its states are used unchecked", file=sys.stderr)
+            return stored
+        if stored["identity"] != self.identity:
+            raise ValueError(
+                f"{path} holds states of another model or store ({stored['identity']}), not of this one "
+                f"({self.identity}); pass another --states file or delete it"
+            )
+        return stored["states"]
 
     def compute(self, texts: list[str], prompt: str) -> None:
         missing = sorted({t for t in texts if (prompt, t) not in self.states}, key=len)
@@ -111,7 +139,7 @@ class StateStore:
     def save(self) -> None:
         if self.path and self.dirty:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(self.states, self.path)
+            torch.save({"identity": self.identity, "states": self.states}, self.path)
             self.dirty = False
 
 
