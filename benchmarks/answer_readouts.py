@@ -18,7 +18,6 @@ saved to the same folder included): give each model, or each step of a run, its 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -32,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inbedder_st import answer_space  # noqa: E402
+from inbedder_st.cache.keys import weights_fingerprint  # noqa: E402
 
 
 @dataclass
@@ -62,15 +62,6 @@ READOUTS = [
     Readout("sparse k=64, drop stopwords too", "answer_sparse", drop="stopwords"),
     Readout("sparse k=64, answer steps", "answer_sparse", steps="answer"),
 ]
-
-
-def weights_fingerprint(model) -> str:
-    """A hash of every weight of the model's backbone (adapter merged or not, whatever computes the states)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model[0].model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 class StateStore:
