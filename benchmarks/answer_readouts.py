@@ -9,7 +9,7 @@ Every readout of the first answer step is a function of the last layer's state a
 (= the fst_gen embedding at layer -1), and the answer-step readouts of the last-layer states of the greedy
 answer, so one ``generate`` pass per (instruction, text) serves them all: the states are stored, and each
 readout runs the mteb tasks from them. Printed: per task and readout, mteb's main score (triplets: harmonic
-mean of the two aspects), the dev and held-out means, and the held-out minimum aspect accuracy.
+mean of the two aspects), the dev and held-out means, and the held-out minimum aspect accuracy and its task/aspect.
 
 A states file records a hash of the model's weights and is refused by any other model (a retrained model
 saved to the same folder included): give each model, or each step of a run, its own ``--states`` file.
@@ -226,22 +226,26 @@ def score_readout(model, tasks, meta_name: str, label: str, after_task=lambda: N
     return table, aspects
 
 
-def suite_summary(scores: dict[str, float], aspects: dict[str, float], names: list[str]) -> dict[str, float | None]:
-    """One readout's figures of the issue's bars: mean dev triplet HM, mean held-out triplet HM and the lowest
-    held-out aspect accuracy (None where the tasks run hold no such triplets)."""
+def suite_summary(scores: dict[str, float], aspects: dict[str, float], names: list[str]) -> dict:
+    """One readout's figures of the issue's bars: mean dev triplet HM, mean held-out triplet HM, the lowest
+    held-out aspect accuracy and which task/aspect it is (None where the tasks run hold no such triplets)."""
     from mteb_tasks.heldout_tasks import HELDOUT_TASKS
 
     held = [n for n in names if n in HELDOUT_TASKS and "Triplets" in n]
     dev = [n for n in names if n not in HELDOUT_TASKS and n.endswith("Triplets")]
-    held_aspects = [v for k, v in aspects.items() if k.split("/")[0] in held]
+    held_aspects = {k: v for k, v in aspects.items() if k.split("/")[0] in held}
+    weakest = min(held_aspects, key=held_aspects.__getitem__) if held_aspects else None
     return {
         "dev": sum(scores[n] for n in dev) / len(dev) if dev else None,
         "heldout": sum(scores[n] for n in held) / len(held) if held else None,
-        "lowest": min(held_aspects) if held_aspects else None,
+        "lowest": held_aspects[weakest] if weakest else None,
+        "weakest": weakest,
     }
 
 
-def percent(value: float | None) -> str:
+def percent(value: float | str | None) -> str:
+    if isinstance(value, str):  # a name (the weakest aspect), printed as it is
+        return value
     return "-" if value is None else f"{100 * value:.2f}"
 
 
@@ -323,7 +327,7 @@ def main() -> None:
         lines.append(f"| {name} | " + " | ".join(f"{100 * table[r][name]:.2f}" for r in table) + " |")
     summaries = {r: suite_summary(table[r], aspects[r], names) for r in table}
     for row, key in (("mean dev triplet HM", "dev"), ("mean held-out triplet HM", "heldout"),
-                     ("min held-out aspect accuracy", "lowest")):  # fmt: skip
+                     ("min held-out aspect accuracy", "lowest"), ("weakest held-out aspect", "weakest")):  # fmt: skip
         lines.append(f"| {row} | " + " | ".join(percent(summaries[r][key]) for r in table) + " |")
     markdown = "\n".join(lines) + "\n"
     args.output.parent.mkdir(parents=True, exist_ok=True)

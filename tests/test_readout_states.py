@@ -54,3 +54,19 @@ def test_state_files_written_before_identities_load_with_a_warning(llama, tmp_pa
     again = StateStore(model, path, first_only=True)
     assert "records no model identity" in capsys.readouterr().err
     assert set(again.states) == {(PROMPT, text) for text in TEXTS}
+
+
+def test_readout_summary_names_the_weakest_held_out_aspect():
+    from answer_readouts import suite_summary
+
+    held_a, held_b = "LaptopACOSTripletsHeldOutEitherOr", "HuLiuReviewsTripletsHeldOutImplicitYesNo"
+    dev = "LaptopACOSTriplets"
+    scores = {held_a: 0.70, held_b: 0.60, dev: 0.80, "EmotionClusteringHeldOutImplicit": 0.30}
+    aspects = {f"{held_a}/sentiment": 0.75, f"{held_a}/aspect": 0.66, f"{held_b}/sentiment": 0.58,
+               f"{held_b}/product": 0.62, f"{dev}/sentiment": 0.40}  # fmt: skip
+    summary = suite_summary(scores, aspects, list(scores))
+    assert summary["weakest"] == f"{held_b}/sentiment"  # the dev aspect (0.40) is not on the held-out split
+    assert summary["lowest"] == pytest.approx(0.58)
+    assert summary["heldout"] == pytest.approx(0.65)  # triplets only: the clustering task is not averaged
+    assert summary["dev"] == pytest.approx(0.80)
+    assert suite_summary({dev: 0.8}, {}, [dev])["weakest"] is None
