@@ -240,7 +240,8 @@ def cmd_train(args) -> None:
         eval_steps=args.eval_steps, seed=args.seed, bf16=args.bf16, bucket=not args.no_bucket,
         contrastive_weight=args.contrastive_weight, contrastive_temperature=args.contrastive_temperature,
         contrastive_readout=args.contrastive_readout, answer_temperature=args.answer_temperature,
-        group_size=args.group_size, keep=args.keep, log_steps=args.log_steps, lora_dropout=args.lora_dropout,
+        group_size=args.group_size, keep=args.keep, keep_evaluated=args.keep_evaluated, log_steps=args.log_steps,
+        lora_dropout=args.lora_dropout,
         warmup_ratio=args.warmup_ratio, time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )  # fmt: skip
     if args.lora_targets:
@@ -260,6 +261,21 @@ def cmd_train(args) -> None:
     if result["stopped_at_time_limit"]:
         line += "; stopped at the time limit before --max-steps (rerun the same command to resume)"
     print(f"{line}; saved to {args.output}")
+
+
+def cmd_export_step(args) -> None:
+    from inbedder_st.train.steps import evaluated_steps, export_step
+
+    if not Path(args.run).is_dir():
+        raise CliError(f"cannot read run folder {args.run!r}")
+    if args.step is None:  # list what can be exported
+        for step, metrics in evaluated_steps(args.run).items():
+            losses = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key.endswith("_loss"))
+            print(f"step {step}: {losses}")
+        return
+    if not args.output:
+        raise CliError("--output is required with --step")
+    print(f"step {args.step} of {args.run} saved to {export_step(args.run, args.step, args.output, args.device)}")
 
 
 def cmd_demo(args) -> None:
@@ -372,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-steps", type=int, default=10, help="read losses from the device every N steps")
     train.add_argument("--keep", choices=["best", "last"], default="best",
                        help="save the step with the lowest internal validation loss (labeled data) or the last step")  # fmt: skip
+    train.add_argument("--keep-evaluated", action="store_true",
+                       help="also keep every evaluated step's trainable weights in OUTPUT/evaluated/step-N, to pick a step "
+                       "on another split afterwards (`inbedder export-step`); LoRA: a few MB each, full: a model each")  # fmt: skip
     labeled = train.add_argument_group("labeled data (--data ... labeled)")
     labeled.add_argument("--labeled-data", help="shared data folder (default: $INBEDDER_DATA or ../shared/data)")
     labeled.add_argument("--labeled-per-source", type=int, default=4000, help="at most N texts per labeled source")
@@ -389,6 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
     labeled.add_argument("--answer-temperature", type=float, default=2.0,
                          help="with --contrastive-readout answer_dist: the answer distribution's temperature")
     labeled.add_argument("--group-size", type=int, default=8, help="with the contrastive term: same-question texts per run in a batch")
+
+    export = commands.add_parser(
+        "export-step", help="Save an evaluated step of a training run (train --keep-evaluated) as a model.",
+        description="Save an evaluated step of a training run (train --keep-evaluated) as a model; without --step, "
+        "list the run's evaluated steps and their losses.",
+    )  # fmt: skip
+    export.set_defaults(handler=cmd_export_step)
+    export.add_argument("run", help="the run's --output folder")
+    export.add_argument("--step", type=int, help="the evaluated step to save (default: list them)")
+    export.add_argument("--output", help="a new folder for the model")
+    export.add_argument("--device", default="cpu", help="torch device the weights are merged on (default: cpu)")
 
     add("demo", cmd_demo, "Show how similarities follow the instruction on the default model.")
 

@@ -19,10 +19,11 @@ PEFT_PREFIX = "base_model.model."
 
 
 @torch.no_grad()
-def merge_lora(model, adapter_dir: str | Path):
-    """Add the adapter's low-rank updates to ``model`` in place and return it."""
+def merge_lora(model, adapter_dir: str | Path, weight: float = 1.0):
+    """Add the adapter's low-rank updates, times ``weight``, to ``model`` in place and return it (``weight=-1``
+    takes out an adapter merged before, up to float rounding)."""
     adapter_dir = Path(adapter_dir)
-    scale = _scale(plain_lora_config(adapter_dir))
+    scale = weight * _scale(plain_lora_config(adapter_dir))
     weights = load_file(adapter_dir / "adapter_model.safetensors")
     modules = dict(model.named_modules())
     merged = 0

@@ -55,6 +55,13 @@ def small_config(tmp_path, **overrides):
     return TrainConfig(**settings)
 
 
+def qa_file(folder):
+    """RECORDS as a QA .jsonl file, the form `inbedder train --data` reads."""
+    data = folder / "qa.jsonl"
+    data.write_text("\n".join(json.dumps({"input": r.input, "instruction": r.instruction, "output": r.output}) for r in RECORDS))
+    return data
+
+
 @pytest.fixture
 def fresh_base():
     return inbedder_st.load_model(fine_tuned=False, device="cpu")
@@ -63,8 +70,7 @@ def fresh_base():
 def test_a_few_lora_steps_lower_the_loss_and_the_saved_model_reloads(fresh_base, tmp_path, nltk_stopwords):
     from inbedder_st.train.run import run_training
 
-    data = tmp_path / "qa.jsonl"
-    data.write_text("\n".join(json.dumps({"input": r.input, "instruction": r.instruction, "output": r.output}) for r in RECORDS))
+    data = qa_file(tmp_path)
     recipe = run_training(fresh_base, [str(data)], small_config(tmp_path / "model", max_steps=6))
     result = recipe["result"]
     assert result["eval_loss_after"] < result["eval_loss_before"]
@@ -103,3 +109,58 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, monkeypatc
     assert [e["step"] for e in log if "loss" in e] == [1, 2, 3, 4]  # the resumed session logs steps 3 and 4 only
     for name, tensor in straight.items():
         torch.testing.assert_close(resumed[name], tensor, atol=1e-5, rtol=1e-4)
+
+
+def test_keep_evaluated_keeps_every_evaluated_step_and_exports_one_as_a_model(fresh_base, tmp_path, nltk_stopwords, capsys):
+    from safetensors.torch import load_file
+
+    from inbedder_st.cli import main
+    from inbedder_st.lora import merge_lora
+    from inbedder_st.train.run import run_training
+    from inbedder_st.train.steps import evaluated_steps, export_step
+
+    data = qa_file(tmp_path)
+    run = tmp_path / "run"
+    run_training(fresh_base, [str(data)], small_config(run, max_steps=4, keep="last", keep_evaluated=True))
+    steps = evaluated_steps(run)
+    assert list(steps) == [2, 4] and all("eval_loss" in metrics for metrics in steps.values())
+
+    texts, prompt = ["My cat is sick.", "The flight was delayed."], "What animal is mentioned?"
+    saved = fresh_base.encode(texts, prompt=prompt)  # trained in place: step 4, the last
+    last = inbedder_st.load_model(str(export_step(run, 4, tmp_path / "step4")), device="cpu")
+    assert np.abs(last.encode(texts, prompt=prompt) - saved).max() <= 1e-5
+
+    second = inbedder_st.load_model(str(export_step(run, 2, tmp_path / "step2")), device="cpu")
+    by_hand = inbedder_st.load_model(fine_tuned=False, device="cpu")  # the base with step 2's adapter merged
+    merge_lora(by_hand[0].model, tmp_path / "step2" / "adapter")
+    expected = by_hand.encode(texts, prompt=prompt)
+    assert np.abs(second.encode(texts, prompt=prompt) - expected).max() <= 1e-5
+    assert np.abs(expected - saved).max() > 1e-3  # steps 2 and 4 differ, so the comparison above can fail
+    assert json.loads((tmp_path / "step2" / "training_recipe.json").read_text())["exported_step"]["step"] == 2
+    assert sorted(load_file(tmp_path / "step2" / "adapter" / "adapter_model.safetensors"))[0].endswith(".lora_A.weight")
+
+    with pytest.raises(ValueError, match=r"no evaluated step 3; steps kept: \[2, 4\]"):
+        export_step(run, 3, tmp_path / "step3")
+    with pytest.raises(ValueError, match="not empty"):
+        export_step(run, 2, tmp_path / "step2")
+    assert main(["export-step", str(run), "--step", "3", "--output", str(tmp_path / "x")]) == 2
+    capsys.readouterr()
+    assert main(["export-step", str(run)]) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["step 2", "step 4"]
+
+
+def test_export_step_of_a_full_fine_tuning_run_loads_that_steps_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    from inbedder_st.train.steps import export_step
+
+    module = inbedder_st.load_model(fine_tuned=False, device="cpu")
+    run = tmp_path / "run"
+    config = small_config(run, max_steps=2, eval_steps=1, lora=False, keep="last", keep_evaluated=True)
+    train(module[0], RECORDS, config, show_progress_bar=False)
+    module.save(str(run))
+    first = load_file(run / "evaluated" / "step-1" / "trainable.safetensors")
+    exported = inbedder_st.load_model(str(export_step(run, 1, tmp_path / "step1")), device="cpu")[0].model
+    name = "model.layers.0.self_attn.q_proj.weight"
+    torch.testing.assert_close(exported.state_dict()[name], first[name])
+    assert not torch.equal(first[name], module[0].model.state_dict()[name])  # step 2 moved it on

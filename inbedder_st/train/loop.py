@@ -7,7 +7,8 @@ continues exactly where the checkpoint left off.
 
 Beyond the paper: an internal validation set (records of wordings and an aspect training never sees) is
 scored every ``eval_steps`` and the best step is kept in ``output_dir/best`` (the saved model is that step's
-with ``keep="best"``); bf16 autocast; length-bucketed batches; an optional contrastive term (objective.py).
+with ``keep="best"``); with ``keep_evaluated`` every evaluated step's weights stay in ``output_dir/evaluated``, to
+be picked on another split afterwards (train/steps.py saves one as a model); bf16 autocast; length-bucketed batches; an optional contrastive term (objective.py).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class TrainConfig:
     answer_temperature: float = 2.0  # with contrastive_readout="answer_dist": its softmax temperature (as at inference)
     group_size: int = 8  # with the contrastive term: same-question examples kept together in runs of this size
     keep: str = "best"  # the saved model: "best" (lowest validation loss) or "last" step
+    keep_evaluated: bool = False  # also keep every evaluated step's trainable weights (output_dir/evaluated/step-N)
     log_steps: int = 10  # loss values are read from the device (a sync) every this many steps
     time_limit_s: float | None = None  # stop after this much training time (checkpoint saved; rerun resumes)
 
@@ -240,7 +242,8 @@ def _load_trainable(folder: Path, model) -> None:
     model.load_state_dict({k: v.to(model.device) for k, v in weights.items()}, strict=False)
 
 
-def _save_best(folder: Path, model, step: int, metrics: dict) -> None:
+def _save_weights(folder: Path, model, step: int, metrics: dict) -> None:
+    """The trainable weights of one evaluated step and its metrics (the best step, or any with keep_evaluated)."""
     staging = folder.with_name(folder.name + ".tmp")
     staging.mkdir(parents=True, exist_ok=True)
     save_file(_trainable_state(model), staging / "trainable.safetensors")
@@ -328,7 +331,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
         log.write(json.dumps({"step": 0, **before}) + "\n")
         if "validation_loss" in before:
             best = {"step": 0, "validation_loss": before["validation_loss"]}
-            _save_best(best_folder, model, 0, before)
+            _save_weights(best_folder, model, 0, before)
         eval_before = before.get("eval_loss", float("nan"))
         validation_before = before.get("validation_loss", float("nan"))
     else:  # a resumed run reports the losses its first session measured before training
@@ -391,7 +394,9 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
         evaluating_seconds += time.perf_counter() - evaluation_started
         if metrics and metrics.get("validation_loss", float("inf")) < best["validation_loss"]:
             best = {"step": step, "validation_loss": metrics["validation_loss"]}
-            _save_best(best_folder, model, step, metrics)
+            _save_weights(best_folder, model, step, metrics)
+        if metrics and config.keep_evaluated:
+            _save_weights(output / "evaluated" / f"step-{step}", model, step, metrics)
         if metrics or saving or step % config.log_steps == 0:
             flush(metrics)
         out_of_time = config.time_limit_s is not None and time.perf_counter() - started > config.time_limit_s
@@ -406,6 +411,8 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
     log.close()
     seconds = time.perf_counter() - started
     final = evaluate()
+    if config.keep_evaluated and final and not (output / "evaluated" / f"step-{step}").is_dir():  # a time-limit stop
+        _save_weights(output / "evaluated" / f"step-{step}", model, step, final)
     if final.get("validation_loss", float("inf")) < best["validation_loss"]:  # a run stopped between evaluations
         best = {"step": step, "validation_loss": final["validation_loss"]}  # the last step wins on its own score
     if config.keep == "best" and best["step"] is not None and best["step"] != step:
