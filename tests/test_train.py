@@ -123,7 +123,7 @@ def test_keep_evaluated_keeps_every_evaluated_step_and_exports_one_as_a_model(fr
     run = tmp_path / "run"
     run_training(fresh_base, [str(data)], small_config(run, max_steps=4, keep="last", keep_evaluated=True))
     steps = evaluated_steps(run)
-    assert list(steps) == [2, 4] and all("eval_loss" in metrics for metrics in steps.values())
+    assert list(steps) == [0, 2, 4] and all("eval_loss" in metrics for metrics in steps.values())
 
     texts, prompt = ["My cat is sick.", "The flight was delayed."], "What animal is mentioned?"
     saved = fresh_base.encode(texts, prompt=prompt)  # trained in place: step 4, the last
@@ -139,14 +139,14 @@ def test_keep_evaluated_keeps_every_evaluated_step_and_exports_one_as_a_model(fr
     assert json.loads((tmp_path / "step2" / "training_recipe.json").read_text())["exported_step"]["step"] == 2
     assert sorted(load_file(tmp_path / "step2" / "adapter" / "adapter_model.safetensors"))[0].endswith(".lora_A.weight")
 
-    with pytest.raises(ValueError, match=r"no evaluated step 3; steps kept: \[2, 4\]"):
+    with pytest.raises(ValueError, match=r"no evaluated step 3; steps kept: \[0, 2, 4\]"):
         export_step(run, 3, tmp_path / "step3")
     with pytest.raises(ValueError, match="not empty"):
         export_step(run, 2, tmp_path / "step2")
     assert main(["export-step", str(run), "--step", "3", "--output", str(tmp_path / "x")]) == 2
     capsys.readouterr()
     assert main(["export-step", str(run)]) == 0
-    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["step 2", "step 4"]
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["step 0", "step 2", "step 4"]
 
 
 def test_export_step_of_a_full_fine_tuning_run_loads_that_steps_weights(tmp_path):

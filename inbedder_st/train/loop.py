@@ -8,7 +8,8 @@ continues exactly where the checkpoint left off.
 Beyond the paper: an internal validation set (records of wordings and an aspect training never sees) is
 scored every ``eval_steps`` and the best step is kept in ``output_dir/best`` (the saved model is that step's
 with ``keep="best"``); with ``keep_evaluated`` every evaluated step's weights stay in ``output_dir/evaluated``, to
-be picked on another split afterwards (train/steps.py saves one as a model); bf16 autocast; length-bucketed batches; an optional contrastive term (objective.py).
+be picked on another split afterwards (train/steps.py saves one as a model); bf16 autocast; length-bucketed
+batches; an optional contrastive term (objective.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from inbedder_st.train import rng
 from inbedder_st.train.batching import assign_groups, device_batch, micro_batches
 from inbedder_st.train.examples import IGNORE, Example, build_examples, collate
 from inbedder_st.train.objective import answer_dist_readout, base_lm, causal_forward, training_losses
+from inbedder_st.train.steps import evaluated_folder
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +334,8 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
         if "validation_loss" in before:
             best = {"step": 0, "validation_loss": before["validation_loss"]}
             _save_weights(best_folder, model, 0, before)
+        if before and config.keep_evaluated:
+            _save_weights(evaluated_folder(output, 0), model, 0, before)
         eval_before = before.get("eval_loss", float("nan"))
         validation_before = before.get("validation_loss", float("nan"))
     else:  # a resumed run reports the losses its first session measured before training
@@ -396,7 +400,7 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
             best = {"step": step, "validation_loss": metrics["validation_loss"]}
             _save_weights(best_folder, model, step, metrics)
         if metrics and config.keep_evaluated:
-            _save_weights(output / "evaluated" / f"step-{step}", model, step, metrics)
+            _save_weights(evaluated_folder(output, step), model, step, metrics)
         if metrics or saving or step % config.log_steps == 0:
             flush(metrics)
         out_of_time = config.time_limit_s is not None and time.perf_counter() - started > config.time_limit_s
@@ -411,8 +415,8 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
     log.close()
     seconds = time.perf_counter() - started
     final = evaluate()
-    if config.keep_evaluated and final and not (output / "evaluated" / f"step-{step}").is_dir():  # a time-limit stop
-        _save_weights(output / "evaluated" / f"step-{step}", model, step, final)
+    if config.keep_evaluated and final and not evaluated_folder(output, step).is_dir():  # a time-limit stop
+        _save_weights(evaluated_folder(output, step), model, step, final)
     if final.get("validation_loss", float("inf")) < best["validation_loss"]:  # a run stopped between evaluations
         best = {"step": step, "validation_loss": final["validation_loss"]}  # the last step wins on its own score
     if config.keep == "best" and best["step"] is not None and best["step"] != step:

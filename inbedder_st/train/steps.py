@@ -19,6 +19,11 @@ EVALUATED = "evaluated"
 _PEFT_ADAPTER_NAME = re.compile(r"\.(lora_[AB])\.default\.")  # trainer's key -> adapter_model.safetensors key
 
 
+def evaluated_folder(run_dir: str | Path, step: int) -> Path:
+    """Where a ``keep_evaluated`` run keeps step ``step``'s trainable weights and metrics."""
+    return Path(run_dir) / EVALUATED / f"step-{step}"
+
+
 def evaluated_steps(run_dir: str | Path) -> dict[int, dict]:
     """Step -> its metrics (eval and validation losses) for every step kept in ``run_dir/evaluated``."""
     steps = {}
@@ -44,7 +49,7 @@ def export_step(run_dir: str | Path, step: int, target: str | Path, device: str 
         raise ValueError(f"{run_dir} has no evaluated step {step}; steps kept: {kept}")
     if target.exists() and (target.resolve() == run_dir.resolve() or any(target.iterdir())):
         raise ValueError(f"{target} is not empty: export a step to a new folder")
-    weights = load_file(run_dir / EVALUATED / f"step-{step}" / "trainable.safetensors")
+    weights = load_file(evaluated_folder(run_dir, step) / "trainable.safetensors")
     model = inbedder_st.load_model(str(run_dir), device=device)
     backbone = model[0].model
     with tempfile.TemporaryDirectory() as scratch:
