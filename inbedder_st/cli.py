@@ -381,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--lora-dropout", type=float, default=0.05)
     train.add_argument("--warmup-ratio", type=float, default=0.03)
-    train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fp32 weights); CUDA or CPU")
+    train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fp32 weights): GPUs, and CPUs with AMX/AVX512-BF16; "
+                       "elsewhere emulated and slower than fp32 (a warning says so)")
     train.add_argument("--no-bucket", action="store_true", help="random batches instead of length-bucketed ones")
     train.add_argument("--time-limit", type=float, metavar="MINUTES",
                        help="stop training after MINUTES (checkpoint saved, model saved from its best/last step; rerun resumes)")  # fmt: skip

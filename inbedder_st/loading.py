@@ -8,6 +8,7 @@ import os
 
 from inbedder_st import default
 from inbedder_st.checkpoints import paper_settings
+from inbedder_st.dtypes import warn_if_slow
 from inbedder_st.model import MODULE_TYPE, InBedderModel
 from inbedder_st.module import InBedder
 from inbedder_st.sparse import InBedderSparseModel
@@ -84,6 +85,13 @@ def load_sparse_model(
 
 
 def _load(model_class, name_or_path: str | None, *, dtype, model_kwargs: dict | None, fine_tuned: bool, **options):
+    model = _build(model_class, name_or_path, dtype=dtype, model_kwargs=model_kwargs, fine_tuned=fine_tuned, **options)
+    kwargs = _merged_model_kwargs(model_kwargs, dtype)
+    warn_if_slow(kwargs.get("dtype", kwargs.get("torch_dtype")), model.device)  # torch_dtype: transformers' old name
+    return model
+
+
+def _build(model_class, name_or_path: str | None, *, dtype, model_kwargs: dict | None, fine_tuned: bool, **options):
     if name_or_path is not None and _looks_like_a_path(name_or_path) and not os.path.exists(name_or_path):
         raise FileNotFoundError(f"No such model folder: {name_or_path!r}")
     known = MODEL_OPTIONS + (SPARSE_OPTIONS if model_class is InBedderSparseModel else ())

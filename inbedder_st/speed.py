@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from inbedder_st.dtypes import DTYPES, resolve_dtype  # noqa: F401  (re-exported: speed.DTYPES, speed.resolve_dtype)
+from inbedder_st.dtypes import DTYPES, resolve_dtype, warn_if_slow  # noqa: F401  (re-exported: speed.DTYPES, speed.resolve_dtype)
 
 
 def apply(model, *, dtype: str | torch.dtype | None = None, compile: bool = False):
@@ -22,7 +22,7 @@ def apply(model, *, dtype: str | torch.dtype | None = None, compile: bool = Fals
 
     - ``dtype``: cast the backbone's weights ("bfloat16", "float16"); embeddings are still returned as float32.
       On CPUs with AMX or AVX512-FP16 (Sapphire Rapids and later) both ran 1.9-2.9x faster than fp32 in our
-      runs; on CPUs without them expect them to be slower.
+      runs; on a CPU without them they are emulated, many times slower, and a warning says so.
     - ``compile``: ``torch.compile`` each decoder layer (dynamic shapes: prompt lengths vary by batch). Causal
       backbones only: that is the one measured.
     """
@@ -35,6 +35,7 @@ def apply(model, *, dtype: str | torch.dtype | None = None, compile: bool = Fals
     backbone = module.model
     if dtype is not None:
         backbone.to(resolve_dtype(dtype))
+        warn_if_slow(dtype, next(backbone.parameters()).device)
     if compile:
         from inbedder_st.backbones.causal import _decoder_layers
 

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from inbedder_st.answer_space import dropped_token_mask
 from inbedder_st.backbones import family_class
+from inbedder_st.dtypes import warn_if_slow
 from inbedder_st.train import rng
 from inbedder_st.train.batching import assign_groups, device_batch, micro_batches
 from inbedder_st.train.examples import IGNORE, Example, build_examples, collate
@@ -300,6 +301,8 @@ def train(module, records, config: TrainConfig, show_progress_bar: bool = True, 
     model = _wrap_lora(module.model, config, family) if config.lora else module.model
     model.train()
     device = model.device
+    if config.bf16:
+        warn_if_slow(torch.bfloat16, device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
