@@ -134,7 +134,8 @@ def test_keep_evaluated_keeps_every_evaluated_step_and_exports_one_as_a_model(fr
     by_hand = inbedder_st.load_model(fine_tuned=False, device="cpu")  # the base with step 2's adapter merged
     merge_lora(by_hand[0].model, tmp_path / "step2" / "adapter")
     expected = by_hand.encode(texts, prompt=prompt)
-    assert np.abs(second.encode(texts, prompt=prompt) - expected).max() <= 1e-5
+    # fp32 rounding of taking one adapter out and merging another in: 1.4e-5 on an AVX2-only CPU, 10x under the gap below
+    assert np.abs(second.encode(texts, prompt=prompt) - expected).max() <= 1e-4
     assert np.abs(expected - saved).max() > 1e-3  # steps 2 and 4 differ, so the comparison above can fail
     assert json.loads((tmp_path / "step2" / "training_recipe.json").read_text())["exported_step"]["step"] == 2
     assert sorted(load_file(tmp_path / "step2" / "adapter" / "adapter_model.safetensors"))[0].endswith(".lora_A.weight")
